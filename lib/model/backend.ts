@@ -1,0 +1,158 @@
+// Backend selection, once per process, and the wasm gaps closed (stack notes "TensorFlow.js on the wasm backend").
+//   R2EC_BACKEND=tensorflow|wasm|cpu. Default: tfjs-node-gpu ('tensorflow') if it loads, else wasm, else cpu.
+//   An explicit choice that cannot load is an error, never a silent fallback.
+import * as tf from '@tensorflow/tfjs';
+import { R2ecError } from '../util/errors';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+const BACKENDS: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+
+let chosen: BackendName | undefined;
+let pending: Promise<BackendName> | undefined;
+
+export { tf };
+
+/** The backend in use (after initBackend). */
+export function backendName(): BackendName {
+  if (!chosen) throw new R2ecError('backend not initialised: call `await initBackend()` first');
+  return chosen;
+}
+
+async function tryLoad(name: BackendName): Promise<string | undefined> {
+  try {
+    if (name === 'tensorflow') {
+      // Optional dependency: present only where users installed it (needs CUDA and internet at install time).
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      require('@tensorflow/tfjs-node-gpu');
+    } else if (name === 'wasm') {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      require('@tensorflow/tfjs-backend-wasm');
+    }
+    const ok = await tf.setBackend(name);
+    if (!ok) return `tf.setBackend('${name}') returned false`;
+    await tf.ready();
+    return undefined;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return err.code === 'MODULE_NOT_FOUND' ? 'package not installed' : String(err.message ?? err).split('\n')[0];
+  }
+}
+
+export interface BackendOptions {
+  /** overrides R2EC_BACKEND */
+  backend?: BackendName;
+  /** print the choice to stderr (default true) */
+  log?: boolean;
+}
+
+/** Select the backend once; later calls return the same choice (an explicit different request is an error). */
+export function initBackend(opts: BackendOptions = {}): Promise<BackendName> {
+  const requested = (opts.backend ?? (process.env.R2EC_BACKEND as BackendName | undefined)) || undefined;
+  if (requested && !BACKENDS.includes(requested)) {
+    return Promise.reject(
+      new R2ecError(`R2EC_BACKEND="${requested}" is not a backend; use one of ${BACKENDS.join(', ')}`),
+    );
+  }
+  if (pending) {
+    return pending.then((name) => {
+      if (requested && requested !== name) {
+        throw new R2ecError(`backend already initialised as "${name}"; cannot switch to "${requested}" in-process`);
+      }
+      return name;
+    });
+  }
+  pending = (async () => {
+    const order = requested ? [requested] : BACKENDS;
+    const failures: string[] = [];
+    for (const name of order) {
+      const why = await tryLoad(name);
+      if (why === undefined) {
+        chosen = name;
+        installKernelFixes(name);
+        if (opts.log !== false) {
+          const fell = failures.length ? ` (${failures.join('; ')})` : '';
+          process.stderr.write(`r2ec: backend ${name}${fell}\n`);
+        }
+        return name;
+      }
+      failures.push(`${name}: ${why}`);
+    }
+    pending = undefined;
+    throw new R2ecError(
+      requested
+        ? `backend "${requested}" was requested (R2EC_BACKEND) but cannot load: ${failures.join('; ')}`
+        : `no TensorFlow.js backend could load: ${failures.join('; ')}`,
+    );
+  })();
+  return pending;
+}
+
+let fixesInstalled = false;
+
+/**
+ * - UnsortedSegmentSum is missing on wasm, so gather (embedding lookup) has no gradient there: register a JS kernel.
+ * - The built-in BatchMatMul gradient uses transposeA/transposeB, which wasm runs ~10× slower than a plain matMul
+ *   on an explicitly transposed operand: replace the gradient with explicit transposes (measured, stack notes).
+ */
+function installKernelFixes(name: BackendName): void {
+  if (fixesInstalled) return;
+  fixesInstalled = true;
+  if (name === 'wasm') {
+    tf.registerKernel({
+      kernelName: 'UnsortedSegmentSum',
+      backendName: 'wasm',
+      kernelFunc: ({ inputs, backend, attrs }) => {
+        const be = backend as unknown as WasmBackendLike;
+        const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
+        const numSegments = (attrs as { numSegments: number }).numSegments;
+        const inner = x.shape.slice(1).reduce((a, b) => a * b, 1);
+        const out = be.makeOutput([numSegments, ...x.shape.slice(1)], x.dtype);
+        const xv = be.typedArrayFromHeap(x);
+        const ids = be.typedArrayFromHeap(segmentIds);
+        const ov = be.typedArrayFromHeap(out);
+        ov.fill(0);
+        for (let r = 0; r < ids.length; r++) {
+          const seg = ids[r];
+          if (seg < 0 || seg >= numSegments) continue;
+          const src = r * inner;
+          const dst = seg * inner;
+          for (let j = 0; j < inner; j++) ov[dst + j] += xv[src + j];
+        }
+        return out;
+      },
+    });
+  }
+  const silence = tf.env().getBool('IS_TEST');
+  const warn = console.warn;
+  if (!silence) console.warn = () => {}; // registerGradient warns when overriding; the override is deliberate
+  try {
+    tf.registerGradient({
+      kernelName: tf.BatchMatMul,
+      inputsToSave: ['a', 'b'],
+      gradFunc: (dy, saved, attrs) => {
+        const [a, b] = saved as tf.Tensor[];
+        const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+        const d = dy as tf.Tensor;
+        const t = (m: tf.Tensor) => tf.transpose(m, swapLast(m.rank));
+        if (!transposeA && !transposeB) return { a: () => tf.matMul(d, t(b)), b: () => tf.matMul(t(a), d) };
+        if (!transposeA && transposeB) return { a: () => tf.matMul(d, b), b: () => tf.matMul(t(d), a) };
+        if (transposeA && !transposeB) return { a: () => tf.matMul(b, t(d)), b: () => tf.matMul(a, d) };
+        return { a: () => tf.matMul(t(b), t(d)), b: () => tf.matMul(t(d), t(a)) };
+      },
+    });
+  } finally {
+    console.warn = warn;
+  }
+}
+
+function swapLast(rank: number): number[] {
+  const p = Array.from({ length: rank }, (_, i) => i);
+  p[rank - 1] = rank - 2;
+  p[rank - 2] = rank - 1;
+  return p;
+}
+
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
