@@ -3,6 +3,7 @@
 //   An explicit choice that cannot load is an error, never a silent fallback.
 import * as tf from '@tensorflow/tfjs';
 import { R2ecError } from '../util/errors';
+import { registerWasmKernelFixes } from './wasmKernels';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 const BACKENDS: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -91,13 +92,16 @@ let fixesInstalled = false;
 
 /**
  * - UnsortedSegmentSum is missing on wasm, so gather (embedding lookup) has no gradient there: register a JS kernel.
- * - The built-in BatchMatMul gradient uses transposeA/transposeB, which wasm runs ~10× slower than a plain matMul
- *   on an explicitly transposed operand: replace the gradient with explicit transposes (measured, stack notes).
+ * - Slice, and BatchMatMul with batch > 1 or transpose flags (which the built-in matMul gradient uses), take slow
+ *   paths on wasm: faster kernels in ./wasmKernels.
  */
 function installKernelFixes(name: BackendName): void {
   if (fixesInstalled) return;
   fixesInstalled = true;
   if (name === 'wasm') {
+    tf.unregisterKernel(tf.BatchMatMul, 'wasm');
+    tf.unregisterKernel(tf.Slice, 'wasm');
+    registerWasmKernelFixes();
     tf.registerKernel({
       kernelName: 'UnsortedSegmentSum',
       backendName: 'wasm',
@@ -122,35 +126,8 @@ function installKernelFixes(name: BackendName): void {
       },
     });
   }
-  const silence = tf.env().getBool('IS_TEST');
-  const warn = console.warn;
-  if (!silence) console.warn = () => {}; // registerGradient warns when overriding; the override is deliberate
-  try {
-    tf.registerGradient({
-      kernelName: tf.BatchMatMul,
-      inputsToSave: ['a', 'b'],
-      gradFunc: (dy, saved, attrs) => {
-        const [a, b] = saved as tf.Tensor[];
-        const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
-        const d = dy as tf.Tensor;
-        const t = (m: tf.Tensor) => tf.transpose(m, swapLast(m.rank));
-        if (!transposeA && !transposeB) return { a: () => tf.matMul(d, t(b)), b: () => tf.matMul(t(a), d) };
-        if (!transposeA && transposeB) return { a: () => tf.matMul(d, b), b: () => tf.matMul(t(d), a) };
-        if (transposeA && !transposeB) return { a: () => tf.matMul(b, t(d)), b: () => tf.matMul(a, d) };
-        return { a: () => tf.matMul(t(b), t(d)), b: () => tf.matMul(t(d), t(a)) };
-      },
-    });
-  } finally {
-    console.warn = warn;
-  }
 }
 
-function swapLast(rank: number): number[] {
-  const p = Array.from({ length: rank }, (_, i) => i);
-  p[rank - 1] = rank - 2;
-  p[rank - 2] = rank - 1;
-  return p;
-}
 
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;

@@ -1,0 +1,285 @@
+// The decoder language model (Llama/Qwen style) in TensorFlow.js: token embedding tied to the output layer,
+// RMSNorm, rotary positions, SwiGLU MLP, optional grouped-query attention. One network serves as the policy
+// (token logits), the user encoder and the item encoder (spec §3): `forward` returns the final post-norm hidden
+// states, and `lmLogits` turns them into token logits.
+//
+// Performance notes (wasm backend, stack notes): attention runs as rank-4 [B,H,T,Dh] batched matMuls (fast kernels
+// in ./wasmKernels), rotary positions are one small matMul with a fixed signed permutation plus two elementwise
+// products, and masks are built from constants (no `where` on trained values, so gradients exist).
+import { tf } from './backend';
+import type { ModelConfig } from './config';
+import { makeRng, hashSeed } from '../util/rng';
+import { R2ecError } from '../util/errors';
+
+export type Params = Record<string, tf.Variable>;
+
+/** Parameter names, in a fixed order (checkpoints and gradient exchange rely on it). */
+export function paramNames(cfg: ModelConfig): string[] {
+  const names = ['embed'];
+  for (let l = 0; l < cfg.nLayers; l++) {
+    for (const n of ['attn_norm', 'wq', 'wk', 'wv', 'wo', 'mlp_norm', 'w_gate', 'w_up', 'w_down']) names.push(`layers.${l}.${n}`);
+  }
+  names.push('final_norm');
+  return names;
+}
+
+export function paramShapes(cfg: ModelConfig): Record<string, number[]> {
+  const d = cfg.dModel;
+  const kv = cfg.nKvHeads * (d / cfg.nHeads);
+  const shapes: Record<string, number[]> = { embed: [cfg.vocabSize, d], final_norm: [d] };
+  for (let l = 0; l < cfg.nLayers; l++) {
+    const p = `layers.${l}.`;
+    Object.assign(shapes, {
+      [p + 'attn_norm']: [d], [p + 'wq']: [d, d], [p + 'wk']: [d, kv], [p + 'wv']: [d, kv], [p + 'wo']: [d, d],
+      [p + 'mlp_norm']: [d], [p + 'w_gate']: [d, cfg.dFF], [p + 'w_up']: [d, cfg.dFF], [p + 'w_down']: [cfg.dFF, d],
+    });
+  }
+  return shapes;
+}
+
+/** Seeded initialisation: N(0, initStd) for matrices (output projections scaled by 1/sqrt(2·nLayers)), ones for norms. */
+export function initParams(cfg: ModelConfig, seed: number): Params {
+  const shapes = paramShapes(cfg);
+  const params: Params = {};
+  for (const name of paramNames(cfg)) {
+    const shape = shapes[name];
+    const size = shape.reduce((a, b) => a * b, 1);
+    const vals = new Float32Array(size);
+    if (name.endsWith('norm')) vals.fill(1);
+    else {
+      const rng = makeRng(hashSeed(seed, 'init', name));
+      const std = /wo$|w_down$/.test(name) ? cfg.initStd / Math.sqrt(2 * cfg.nLayers) : cfg.initStd;
+      for (let i = 0; i < size; i++) vals[i] = rng.normal() * std;
+    }
+    params[name] = tf.variable(tf.tensor(vals, shape), true, name);
+  }
+  return params;
+}
+
+export function disposeParams(params: Params): void {
+  for (const v of Object.values(params)) v.dispose();
+}
+
+/** A batch of token sequences laid out as [B, T] with a mask (1 = real token, 0 = pad). */
+export interface TokenBatch {
+  B: number;
+  T: number;
+  ids: Int32Array;
+  mask: Uint8Array;
+  /** rotary position of each token: its index among the real tokens of its row */
+  positions: Int32Array;
+  /** number of real tokens per row */
+  lengths: number[];
+  side: 'left' | 'right';
+}
+
+/** Pad sequences to one length: left padding for generation, right padding for scoring (spec §2). */
+export function padBatch(seqs: number[][], side: 'left' | 'right', padId = 0, T?: number): TokenBatch {
+  const B = seqs.length;
+  const len = T ?? Math.max(1, ...seqs.map((s) => s.length));
+  const ids = new Int32Array(B * len).fill(padId);
+  const mask = new Uint8Array(B * len);
+  const positions = new Int32Array(B * len);
+  seqs.forEach((s, b) => {
+    if (s.length > len) throw new R2ecError(`sequence ${b} has ${s.length} tokens, more than the batch length ${len}`);
+    const off = side === 'left' ? len - s.length : 0;
+    for (let t = 0; t < s.length; t++) {
+      ids[b * len + off + t] = s[t];
+      mask[b * len + off + t] = 1;
+      positions[b * len + off + t] = t;
+    }
+  });
+  return { B, T: len, ids, mask, positions, lengths: seqs.map((s) => s.length), side };
+}
+
+/** Key/value cache for incremental decoding: per layer [B, nKvHeads, Tpast, Dh] after rotary positions. */
+export interface KVCache {
+  k: tf.Tensor4D[];
+  v: tf.Tensor4D[];
+  /** key mask over the cached positions, [B][Tpast] flattened */
+  keyMask: Uint8Array;
+  len: number;
+  B: number;
+}
+
+export function disposeCache(cache: KVCache): void {
+  cache.k.forEach((t) => t.dispose());
+  cache.v.forEach((t) => t.dispose());
+  cache.k = [];
+  cache.v = [];
+}
+
+const ropeCache = new Map<string, { inv: Float32Array }>();
+
+/**
+ * Rotary tables as two [rows·heads, Dh] constants (cos and sin, each repeated over the two halves), times `scale`.
+ * rotate_half(x) is x·P with P the signed permutation [[0, I], [−I, 0]] (applied as a tiny matMul).
+ */
+function ropeTables(positions: Int32Array, heads: number, dh: number, theta: number, scale: number) {
+  const half = dh / 2;
+  const key = `${dh}:${theta}`;
+  let entry = ropeCache.get(key);
+  if (!entry) {
+    const inv = new Float32Array(half);
+    for (let i = 0; i < half; i++) inv[i] = 1 / Math.pow(theta, (2 * i) / dh);
+    ropeCache.set(key, (entry = { inv }));
+  }
+  const n = positions.length;
+  const cos = new Float32Array(n * heads * dh);
+  const sin = new Float32Array(n * heads * dh);
+  for (let r = 0; r < n; r++) {
+    const p = positions[r];
+    const base = r * heads * dh;
+    for (let i = 0; i < half; i++) {
+      const a = p * entry.inv[i];
+      const c = Math.cos(a) * scale;
+      const s = Math.sin(a) * scale;
+      for (let h = 0; h < heads; h++) {
+        const o = base + h * dh;
+        cos[o + i] = c;
+        cos[o + i + half] = c;
+        sin[o + i] = s;
+        sin[o + i + half] = s;
+      }
+    }
+  }
+  return { cos: tf.tensor2d(cos, [n * heads, dh]), sin: tf.tensor2d(sin, [n * heads, dh]) };
+}
+
+const rotCache = new Map<number, tf.Tensor2D>();
+function rotateHalfMatrix(dh: number): tf.Tensor2D {
+  let m = rotCache.get(dh);
+  if (!m) {
+    const half = dh / 2;
+    const vals = new Float32Array(dh * dh);
+    for (let i = 0; i < half; i++) {
+      vals[(i + half) * dh + i] = -1; // out[i] = −x[i+half]
+      vals[i * dh + i + half] = 1; // out[i+half] = x[i]
+    }
+    m = tf.keep(tf.tensor2d(vals, [dh, dh]));
+    rotCache.set(dh, m);
+  }
+  return m;
+}
+
+function applyRope(x2d: tf.Tensor2D, rows: number, heads: number, dh: number, cos: tf.Tensor2D, sin: tf.Tensor2D) {
+  const flat = tf.reshape(x2d, [rows * heads, dh]) as tf.Tensor2D;
+  const rotated = tf.add(tf.mul(flat, cos), tf.mul(tf.matMul(flat, rotateHalfMatrix(dh)), sin));
+  return rotated; // [rows·heads, dh]
+}
+
+function rmsNorm(x: tf.Tensor2D, w: tf.Tensor, eps: number): tf.Tensor2D {
+  const ms = tf.mean(tf.square(x), -1, true);
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), w) as tf.Tensor2D;
+}
+
+/** Additive attention bias [B, H, Tq, Tk]: 0 where query i may see key j, −1e9 elsewhere (a constant). */
+function attentionBias(B: number, H: number, Tq: number, Tk: number, keyMask: Uint8Array, pastLen: number) {
+  const vals = new Float32Array(B * H * Tq * Tk);
+  for (let b = 0; b < B; b++) {
+    const block = new Float32Array(Tq * Tk);
+    for (let i = 0; i < Tq; i++) {
+      for (let j = 0; j < Tk; j++) {
+        const visible = keyMask[b * Tk + j] === 1 && j <= pastLen + i;
+        block[i * Tk + j] = visible ? 0 : -1e9;
+      }
+      // a query with no visible key (a pad row) attends uniformly: harmless, its output is never read
+    }
+    for (let h = 0; h < H; h++) vals.set(block, (b * H + h) * Tq * Tk);
+  }
+  return tf.tensor4d(vals, [B, H, Tq, Tk]);
+}
+
+export interface ForwardOptions {
+  /** incremental decoding: the cache is extended in place (old tensors disposed) */
+  cache?: KVCache;
+}
+
+/**
+ * Final post-norm hidden states [B, T, d] of a padded batch (spec §2 read-out uses these).
+ * With a cache, `batch` holds only the new tokens; their positions must continue the cached ones.
+ */
+export function forward(params: Params, cfg: ModelConfig, batch: TokenBatch, opts: ForwardOptions = {}): tf.Tensor3D {
+  const { B, T } = batch;
+  const d = cfg.dModel;
+  const H = cfg.nHeads;
+  const Hkv = cfg.nKvHeads;
+  const dh = d / H;
+  const cache = opts.cache;
+  const pastLen = cache ? cache.len : 0;
+  if (pastLen + T > cfg.maxSeqLen) {
+    throw new R2ecError(`sequence of ${pastLen + T} tokens exceeds the model context maxSeqLen=${cfg.maxSeqLen}`);
+  }
+  for (let i = 0; i < batch.ids.length; i++) {
+    if (batch.ids[i] < 0 || batch.ids[i] >= cfg.vocabSize) {
+      throw new R2ecError(`token id ${batch.ids[i]} at position ${i} is outside the vocabulary (size ${cfg.vocabSize})`);
+    }
+  }
+  const Tk = pastLen + T;
+  let keyMask = batch.mask;
+  if (cache) {
+    keyMask = new Uint8Array(B * Tk);
+    for (let b = 0; b < B; b++) {
+      keyMask.set(cache.keyMask.subarray(b * pastLen, (b + 1) * pastLen), b * Tk);
+      keyMask.set(batch.mask.subarray(b * T, (b + 1) * T), b * Tk + pastLen);
+    }
+  }
+  const newK: tf.Tensor4D[] = [];
+  const newV: tf.Tensor4D[] = [];
+  const hidden = tf.tidy(() => {
+    const ids = tf.tensor1d(batch.ids, 'int32');
+    let x = tf.gather(params.embed, ids) as tf.Tensor2D; // [B·T, d]
+    const qRope = ropeTables(batch.positions, H, dh, cfg.ropeTheta, 1 / Math.sqrt(dh)); // 1/sqrt(dh) folded into q
+    const kRope = ropeTables(batch.positions, Hkv, dh, cfg.ropeTheta, 1);
+    const bias = attentionBias(B, H, T, Tk, keyMask, pastLen);
+    const repeat = Hkv === H ? undefined : tf.tensor1d(Array.from({ length: H }, (_, h) => Math.floor(h / (H / Hkv))), 'int32');
+    for (let l = 0; l < cfg.nLayers; l++) {
+      const p = (n: string) => params[`layers.${l}.${n}`];
+      const h = rmsNorm(x, p('attn_norm'), cfg.normEps);
+      const q = applyRope(tf.matMul(h, p('wq')), B * T, H, dh, qRope.cos, qRope.sin);
+      const k = applyRope(tf.matMul(h, p('wk')), B * T, Hkv, dh, kRope.cos, kRope.sin);
+      const v = tf.matMul(h, p('wv'));
+      // [B, T, heads, dh] -> [B, heads, T, dh]
+      const q4 = tf.transpose(tf.reshape(q, [B, T, H, dh]), [0, 2, 1, 3]);
+      let k4 = tf.transpose(tf.reshape(k, [B, T, Hkv, dh]), [0, 2, 1, 3]) as tf.Tensor4D;
+      let v4 = tf.transpose(tf.reshape(v, [B, T, Hkv, dh]), [0, 2, 1, 3]) as tf.Tensor4D;
+      if (cache) {
+        if (pastLen > 0) {
+          k4 = tf.concat([cache.k[l], k4], 2);
+          v4 = tf.concat([cache.v[l], v4], 2);
+        }
+        newK.push(tf.keep(k4));
+        newV.push(tf.keep(v4));
+      }
+      const kH = repeat ? tf.gather(k4, repeat, 1) : k4;
+      const vH = repeat ? tf.gather(v4, repeat, 1) : v4;
+      const scores = tf.add(tf.matMul(q4, kH, false, true), bias); // [B, H, T, Tk]
+      const probs = tf.softmax(scores);
+      const ctx = tf.matMul(probs, vH); // [B, H, T, dh]
+      const merged = tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
+      x = tf.add(x, tf.matMul(merged, p('wo')));
+      const m = rmsNorm(x, p('mlp_norm'), cfg.normEps);
+      const gate = tf.matMul(m, p('w_gate'));
+      const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), tf.matMul(m, p('w_up'))); // SwiGLU: silu(g)·u
+      x = tf.add(x, tf.matMul(act, p('w_down')));
+    }
+    return tf.reshape(rmsNorm(x, params.final_norm, cfg.normEps), [B, T, d]) as tf.Tensor3D;
+  });
+  if (cache) {
+    disposeCache(cache);
+    cache.k = newK;
+    cache.v = newV;
+    cache.keyMask = keyMask;
+    cache.len = Tk;
+  }
+  return hidden;
+}
+
+export function emptyCache(B: number): KVCache {
+  return { k: [], v: [], keyMask: new Uint8Array(0), len: 0, B };
+}
+
+/** Token logits from hidden states (tied output layer): [N, d] -> [N, V]. */
+export function lmLogits(params: Params, hidden2d: tf.Tensor2D): tf.Tensor2D {
+  return tf.matMul(hidden2d, params.embed, false, true);
+}
