@@ -1,0 +1,357 @@
+// The LM warm-up corpus: a stand-in for a real LLM's pretraining, so that the small decoder LM can write a
+// plausible reasoning text before `<answer>` from the first RL step (spec §12: any chat decoder LM works; a
+// pretrained one cannot be downloaded here).
+//
+// Built ONLY from train samples and item metadata:
+//   item documents: [item prompt, "<answer>{key attributes}</answer>"]
+//   user documents: [user prompt, "{templated reasoning from the HISTORY only}<answer>{history profile}</answer>"]
+// The reasoning shows the behaviours the paper tags in RL-trained reasoning (attribute abstraction, pattern
+// clustering, temporal reasoning, negative-preference exclusion, multi-objective balancing, self-explanation,
+// role/scenario), with seeded variation in which appear and in wording, so that RL has something to select from.
+// The text after `<answer>` (never generated: sampling stops at `<answer>`) trains the hidden state at `<answer>`
+// to predict attributes — for items their own, for users those that dominate their history — so user and item
+// read-outs start out comparable. No target information is used anywhere: the reasoning builder takes only the
+// history and the target's timestamp (which the user prompt itself shows as "… ago").
+import { ConfigError } from '../util/errors';
+import { hashSeed, makeRng, shuffleInPlace, type Rng } from '../util/rng';
+import type { Dataset, Interaction, Sample } from '../data/types';
+import { ANSWER, ANSWER_END, renderScoringSequence } from './chat';
+import { MAX_HISTORY_LINES, formatDelta, historySignals, itemPrompt, pastTense, pyFloat, userPrompt } from './prompts';
+
+export const REASONING_BEHAVIOURS = [
+  'attribute abstraction',
+  'pattern clustering',
+  'temporal reasoning',
+  'negative-preference exclusion',
+  'multi-objective balancing',
+  'self-explanation',
+  'role/scenario',
+] as const;
+export type ReasoningBehaviour = (typeof REASONING_BEHAVIOURS)[number];
+
+/** A chat document of the warm-up corpus. Encode with encodeChat(tok, doc.user, doc.assistant, ...). */
+export interface WarmupDocument {
+  kind: 'item' | 'user';
+  /** user turn (item prompt or user prompt) */
+  user: string;
+  /** assistant turn: reasoning + `<answer>` + profile + `</answer>` (items: `<answer>` + attributes + `</answer>`) */
+  assistant: string;
+  /** behaviours the reasoning shows (empty for item documents) */
+  behaviours: ReasoningBehaviour[];
+  /** item id (item documents) or sample index (user documents) */
+  source: number;
+}
+
+export interface WarmupOptions {
+  seed: number;
+  /** keep a seeded random subset of this many documents (default: all items + all train samples) */
+  maxDocs?: number;
+  /** only 'train' is allowed: user documents never come from valid/test samples */
+  split?: 'train';
+}
+
+/** a rating ≤ this is "low" (negative-preference exclusion), ≥ LIKED is "liked" */
+const LOW_RATING = 2;
+const LIKED_RATING = 4;
+/** categories/tags held by more than this share of the catalog say nothing ("Music", "Books") and are ignored */
+const GENERIC_SHARE = 0.5;
+/** probability that an applicable behaviour appears in a reasoning text */
+const BEHAVIOUR_PROB = 0.55;
+
+/** Special-token strings inside data text would turn into special ids in the assistant turn: make them inert. */
+export function defuseAnswerTags(s: string): string {
+  return s.replace(/<(\/?answer>)/g, '‹$1');
+}
+
+const attrCache = new WeakMap<Dataset, string[][]>();
+
+/**
+ * Attributes used by the templates, per item id: its categories/genres that are not generic, its brand, and the
+ * decade of its year ("1990s"). Empty for title-only catalogs (then the templates work from titles and ratings).
+ */
+export function itemAttributes(ds: Dataset): string[][] {
+  const hit = attrCache.get(ds);
+  if (hit) return hit;
+  const n = Math.max(1, ds.items.length - 1);
+  const raw = ds.items.map((it, id) => {
+    if (id === 0) return [];
+    const attrs: string[] = [];
+    const add = (a: string | undefined) => {
+      const t = a?.trim();
+      if (t && !attrs.includes(t)) attrs.push(t);
+    };
+    for (const c of it.categories ?? []) add(c);
+    add(it.brand);
+    if (it.year !== undefined && Number.isFinite(it.year) && it.year > 1000) add(`${Math.floor(it.year / 10) * 10}s`);
+    return attrs;
+  });
+  const count = new Map<string, number>();
+  for (const attrs of raw) for (const a of attrs) count.set(a, (count.get(a) ?? 0) + 1);
+  const out = raw.map((attrs) => attrs.filter((a) => count.get(a)! / n <= GENERIC_SHARE).map(defuseAnswerTags));
+  attrCache.set(ds, out);
+  return out;
+}
+
+function list(xs: string[]): string {
+  if (xs.length <= 1) return xs.join('');
+  return `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}`;
+}
+
+function pick<T>(xs: readonly T[], rng: Rng): T {
+  return xs[rng.int(xs.length)];
+}
+
+function article(word: string): string {
+  return /^[aeiou]/i.test(word) ? 'an' : 'a';
+}
+
+interface HistView {
+  title: string;
+  attrs: string[];
+  rating?: number;
+  delta?: string;
+}
+
+/**
+ * Templated reasoning from a history (oldest first) and the target's timestamp only — never the target item.
+ * Returns the assistant text (reasoning + `<answer>` + profile + `</answer>`) and the behaviours it shows.
+ */
+export function templatedReasoning(
+  ds: Dataset,
+  history: Interaction[],
+  targetTimestamp: number,
+  rng: Rng,
+): { assistant: string; behaviours: ReasoningBehaviour[] } {
+  const signals = historySignals(ds);
+  const attrsOf = itemAttributes(ds);
+  const { singular, plural, verb } = ds.domain;
+  const past = pastTense(verb);
+  const H: HistView[] = history.slice(-MAX_HISTORY_LINES).map((h) => ({
+    title: `[${defuseAnswerTags(ds.items[h.item]?.title ?? `item ${h.item}`)}]`,
+    attrs: attrsOf[h.item] ?? [],
+    rating: signals.ratings && Number.isFinite(h.rating) && h.rating > 0 ? h.rating : undefined,
+    delta: signals.timestamps ? formatDelta(targetTimestamp, h.timestamp) : undefined,
+  }));
+  const n = H.length;
+
+  // attribute statistics over the history (genres/brands before decades, count desc, then first appearance)
+  const counts = new Map<string, number>();
+  for (const v of H) for (const a of v.attrs) counts.set(a, (counts.get(a) ?? 0) + 1);
+  // decades ("1990s") describe taste less well than genres/brands: rank them after the others
+  const isDecade = (a: string) => /^\d{3,4}0s$/.test(a);
+  const ranked = [...counts.entries()]
+    .sort((x, y) => Number(isDecade(x[0])) - Number(isDecade(y[0])) || y[1] - x[1])
+    .map(([a]) => a);
+  const top = ranked.filter((a) => counts.get(a)! >= 2).slice(0, 3);
+  const topOr1 = top.length ? top : ranked.slice(0, 1);
+  const membersOf = (a: string) => H.filter((v) => v.attrs.includes(a));
+  const recent = H[n - 1];
+  const rated = H.filter((v) => v.rating !== undefined);
+  const low = rated.filter((v) => v.rating! <= LOW_RATING);
+  const liked = rated.filter((v) => v.rating! >= LIKED_RATING);
+  // anchor: the most recent of the highest-rated items (or the most recent item)
+  let anchor = recent;
+  if (rated.length) {
+    const best = Math.max(...rated.map((v) => v.rating!));
+    anchor = [...rated].reverse().find((v) => v.rating === best)!;
+  }
+  const firstAttr = (v: HistView) => (v.attrs.length ? v.attrs.find((a) => top.includes(a)) ?? v.attrs[0] : undefined);
+  const early = H.slice(0, Math.ceil(n / 2));
+  const late = H.slice(Math.ceil(n / 2));
+  const dominant = (vs: HistView[]) => {
+    const c = new Map<string, number>();
+    for (const v of vs) for (const a of v.attrs) c.set(a, (c.get(a) ?? 0) + 1);
+    return [...c.entries()].sort((x, y) => Number(isDecade(x[0])) - Number(isDecade(y[0])) || y[1] - x[1])[0]?.[0];
+  };
+
+  const say: Partial<Record<ReasoningBehaviour, () => string>> = {};
+  if (topOr1.length) {
+    say['attribute abstraction'] = () =>
+      pick(
+        [
+          `Your history is mostly ${list(topOr1)}.`,
+          `Most of the ${plural} you ${past} are ${topOr1[0]} (${counts.get(topOr1[0])} of ${n})${topOr1.length > 1 ? `, followed by ${list(topOr1.slice(1))}` : ''}.`,
+          `Abstracting from the titles, the common attributes are ${list(topOr1)}.`,
+        ],
+        rng,
+      );
+    say['role/scenario'] = () =>
+      pick(
+        [
+          `As someone who enjoys ${topOr1[0]} ${plural}, you would want another one that fits that taste.`,
+          `Imagine ${article(topOr1[0])} ${topOr1[0]} fan looking for the next ${singular}.`,
+          `Picture yourself as ${article(topOr1[0])} ${topOr1[0]} enthusiast choosing what to ${verb} next.`,
+        ],
+        rng,
+      );
+  }
+  const clusters = top.map((a) => ({ a, m: membersOf(a) })).filter((c) => c.m.length >= 2);
+  if (clusters.length) {
+    say['pattern clustering'] = () => {
+      const c = clusters[0];
+      const titles = list(c.m.slice(-3).map((v) => v.title));
+      const second = clusters[1];
+      return pick(
+        [
+          `I see a cluster of ${c.a} ${plural}: ${titles}.`,
+          `${titles} form one group: all ${c.a}.`,
+          `Grouping similar ${plural}: ${c.a} (${titles})${second ? `; ${second.a} (${list(second.m.slice(-2).map((v) => v.title))})` : ''}.`,
+        ],
+        rng,
+      );
+    };
+  }
+  if (n >= 1) {
+    say['temporal reasoning'] = () => {
+      const lean = firstAttr(recent) ?? `${plural} like ${recent.title}`;
+      const when = recent.delta ? ` (${recent.delta} ago)` : '';
+      const options = [
+        `Most recently${when} you ${past} ${recent.title}, so your current interest leans toward ${lean}.`,
+        `The latest ${singular} is ${recent.title}${recent.delta ? `, ${recent.delta} ago` : ''}; the earliest was ${H[0].title}${H[0].delta ? `, ${H[0].delta} ago` : ''}.`,
+      ];
+      const a0 = dominant(early);
+      const a1 = dominant(late);
+      if (a0 && a1 && a0 !== a1) options.push(`Your taste shifts over time: earlier ${a0}, lately ${a1}.`);
+      return pick(options, rng);
+    };
+  }
+  if (low.length) {
+    say['negative-preference exclusion'] = () => {
+      const v = low[low.length - 1];
+      const what = firstAttr(v) ? `${firstAttr(v)} ${plural} like it` : `${plural} like it`;
+      return pick(
+        [
+          `You rated ${v.title} low (${pyFloat(v.rating!)}), so avoid ${what}.`,
+          `${v.title} got only ${pyFloat(v.rating!)} from you; ${plural} close to it should be excluded.`,
+          `Exclude anything similar to ${v.title} (rated ${pyFloat(v.rating!)}).`,
+        ],
+        rng,
+      );
+    };
+  }
+  if (topOr1.length >= 2 || (topOr1.length && liked.length)) {
+    say['multi-objective balancing'] = () => {
+      const a = topOr1[0];
+      const b = topOr1[1] ?? firstAttr(recent) ?? 'something new';
+      return pick(
+        [
+          `Balancing your long-term taste for ${a} with your interest in ${b}, the next ${singular} should satisfy both.`,
+          `A good pick should match ${a} and still be well rated, not just popular.`,
+          `To keep some variety, mix ${a} with a bit of ${b}.`,
+        ],
+        rng,
+      );
+    };
+  }
+  if (liked.length || (!signals.ratings && clusters.length)) {
+    say['self-explanation'] = () => {
+      if (liked.length) {
+        const v = liked[liked.length - 1];
+        const a = firstAttr(v);
+        return pick(
+          [
+            `You like ${a ?? `${plural} such as ${v.title}`} because you gave ${v.title} ${pyFloat(v.rating!)}.`,
+            `This is because ${v.title} (${pyFloat(v.rating!)}) shows what you enjoy.`,
+            `The reason: a high rating, ${pyFloat(v.rating!)}, went to ${v.title}.`,
+          ],
+          rng,
+        );
+      }
+      const c = clusters[0];
+      return `This is because ${list(c.m.slice(-2).map((v) => v.title))} share ${c.a}.`;
+    };
+  }
+
+  // which behaviours appear, and in what order (role/scenario, if any, opens the text)
+  const applicable = REASONING_BEHAVIOURS.filter((b) => say[b] !== undefined);
+  let chosen = applicable.filter(() => rng.next() < BEHAVIOUR_PROB);
+  if (!chosen.length && applicable.length) chosen = [pick(applicable, rng)];
+  shuffleInPlace(chosen, rng);
+  const role = chosen.indexOf('role/scenario');
+  if (role > 0) chosen.unshift(...chosen.splice(role, 1));
+  const sentences = chosen.map((b) => say[b]!());
+
+  const aim = topOr1.length ? list(topOr1.slice(0, 2)) : undefined;
+  const anchorTitle = anchor ? anchor.title : undefined;
+  const conclusions = [
+    `So the next ${singular} you might ${verb} should be ${aim ?? `one`}${anchorTitle ? `, similar to ${anchorTitle}` : ''}.`,
+    `Therefore I recommend ${aim ? `${article(aim)} ${aim} ${singular}` : `a ${singular}`}${anchorTitle ? ` in the spirit of ${anchorTitle}` : ''}.`,
+    `The best next ${singular}: ${aim ?? 'something'}${anchorTitle ? `, close to ${anchorTitle}` : ''}.`,
+  ];
+  sentences.push(pick(conclusions, rng));
+
+  const profile = topOr1.length ? topOr1.join(', ') : anchorTitle ? anchorTitle.slice(1, -1) : singular;
+  return { assistant: `${sentences.join(' ')}${ANSWER}${profile}${ANSWER_END}`, behaviours: chosen };
+}
+
+/** Assistant turn of an item document: `<answer>{attributes or title}</answer>`. */
+export function itemSummary(ds: Dataset, itemId: number): string {
+  const attrs = itemAttributes(ds)[itemId] ?? [];
+  const body = attrs.length ? attrs.join(', ') : defuseAnswerTags(ds.items[itemId].title);
+  return `${ANSWER}${body}${ANSWER_END}`;
+}
+
+function userDocument(ds: Dataset, s: Sample, seed: number): WarmupDocument {
+  const rng = makeRng(hashSeed(seed, 'warmup-user', s.index));
+  const r = templatedReasoning(ds, s.history, s.target.timestamp, rng);
+  return { kind: 'user', user: userPrompt(ds, s), assistant: r.assistant, behaviours: r.behaviours, source: s.index };
+}
+
+function itemDocument(ds: Dataset, id: number): WarmupDocument {
+  return { kind: 'item', user: itemPrompt(ds, ds.items[id]), assistant: itemSummary(ds, id), behaviours: [], source: id };
+}
+
+/**
+ * The warm-up documents: one per real item and one per train sample, in a seeded shuffled order (a seeded subset
+ * of maxDocs of them if given). Same dataset + seed → same documents.
+ */
+export function warmupDocuments(ds: Dataset, opts: WarmupOptions): WarmupDocument[] {
+  if (opts.split !== undefined && opts.split !== 'train') {
+    throw new ConfigError('split', `warm-up documents are built from train samples only, got ${JSON.stringify(opts.split)}`);
+  }
+  if (opts.maxDocs !== undefined && (!Number.isInteger(opts.maxDocs) || opts.maxDocs < 0)) {
+    throw new ConfigError('maxDocs', `must be a non-negative integer, got ${opts.maxDocs}`);
+  }
+  const train = ds.samples.train;
+  const refs: number[] = []; // ≥ 0: item id; < 0: −1 − train position
+  for (let id = 1; id < ds.items.length; id++) refs.push(id);
+  for (let k = 0; k < train.length; k++) refs.push(-1 - k);
+  shuffleInPlace(refs, makeRng(hashSeed(opts.seed, 'warmup-order')));
+  const chosen = opts.maxDocs !== undefined ? refs.slice(0, opts.maxDocs) : refs;
+  return chosen.map((r) => (r >= 0 ? itemDocument(ds, r) : userDocument(ds, train[-1 - r], opts.seed)));
+}
+
+/** The warm-up corpus as rendered chat strings (renderScoringSequence; for reading and tokenizer training). */
+export function warmupCorpus(ds: Dataset, opts: WarmupOptions): string[] {
+  return warmupDocuments(ds, opts).map((d) => renderScoringSequence(d.user, d.assistant));
+}
+
+/**
+ * Texts to train the BPE on: every item prompt and item summary, then user prompts and templated reasoning of train
+ * samples in a seeded order until maxChars (default 4M characters) is reached.
+ */
+export function tokenizerCorpus(ds: Dataset, opts: { seed?: number; maxChars?: number } = {}): string[] {
+  const seed = opts.seed ?? 0;
+  const maxChars = opts.maxChars ?? 4_000_000;
+  const texts: string[] = [];
+  let chars = 0;
+  const add = (t: string) => {
+    texts.push(t);
+    chars += t.length;
+  };
+  for (let id = 1; id < ds.items.length && chars < maxChars; id++) {
+    add(itemPrompt(ds, ds.items[id]));
+    add(itemSummary(ds, id));
+  }
+  const order = shuffleInPlace(
+    ds.samples.train.map((_, k) => k),
+    makeRng(hashSeed(seed, 'tokenizer-corpus')),
+  );
+  for (const k of order) {
+    if (chars >= maxChars) break;
+    const d = userDocument(ds, ds.samples.train[k], seed);
+    add(d.user);
+    add(d.assistant);
+  }
+  return texts;
+}
