@@ -3,6 +3,7 @@
 #
 #   bash scripts/setup-jupyter.sh              # = npm run notebooks:setup
 #   bash scripts/setup-jupyter.sh --local-only # CI / npm test: do not touch the per-user kernel registry
+#   bash scripts/setup-jupyter.sh --packages-only  # only step 1 (CI runs it before `npm ci`)
 #
 # 1. Debian packages (Jupyter Notebook 6.4, nbconvert, nbclient, ipykernel, Chromium for static figure export).
 #    Installed with apt-get when missing and we are root; otherwise the exact command is printed and we exit 1.
@@ -21,15 +22,17 @@ PACKAGES=(jupyter-notebook python3-notebook jupyter-nbconvert python3-nbconvert 
   python3-ipykernel chromium)
 
 local_only=0
+packages_only=0
 for arg in "$@"; do
   case "$arg" in
     --local-only) local_only=1 ;;
+    --packages-only) packages_only=1 ;;
     -h | --help)
-      sed -n '2,14p' "$0"
+      sed -n '2,15p' "$0"
       exit 0
       ;;
     *)
-      echo "setup-jupyter: unknown option '$arg' (use --local-only or --help)" >&2
+      echo "setup-jupyter: unknown option '$arg' (use --local-only, --packages-only or --help)" >&2
       exit 2
       ;;
   esac
@@ -74,6 +77,8 @@ fi
   echo "setup-jupyter: $PY still cannot import nbclient/nbformat/jupyter_client/ipykernel" >&2
   exit 1
 }
+
+[ "$packages_only" -eq 1 ] && exit 0
 
 # --- 2. the project's tslab kernel ---------------------------------------------------------------------------------
 if [ ! -f "$root/node_modules/tslab/bin/tslab" ]; then
