@@ -1,0 +1,80 @@
+// `r2ec data …` as a user runs it: a child process of bin/r2ec.js.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+
+const ROOT = path.resolve(__dirname, '..');
+const SHARED = path.resolve(process.env.R2EC_DATA_DIR ?? '../shared/data');
+const cache = mkdtempSync(path.join(os.tmpdir(), 'r2ec-cli-cache-'));
+after(() => rmSync(cache, { recursive: true, force: true }));
+
+function r2ec(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [path.join(ROOT, 'bin', 'r2ec.js'), ...args],
+      { cwd: ROOT, env: { ...process.env, R2EC_DATA_DIR: SHARED, R2EC_CACHE_DIR: cache, ...env } },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+test('r2ec data stats ml-100k --json', async () => {
+  const r = await r2ec(['data', 'stats', 'ml-100k', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const st = JSON.parse(r.stdout);
+  assert.equal(st.dataset, 'ml-100k');
+  assert.equal(st.users, 943);
+  assert.equal(st.items, 1682);
+  assert.equal(st.interactions, 100000);
+  assert.equal(st.samples.train + st.samples.valid + st.samples.test, 99057);
+  assert.equal(typeof st.coldUsers, 'number');
+  assert.equal(typeof st.coldItems, 'number');
+  // the same through the readable table, with another window (fewer history slots, same sample count)
+  const t = await r2ec(['data', 'stats', 'ml-100k', '--window', '5']);
+  assert.equal(t.code, 0, t.stderr);
+  assert.match(t.stdout, /^users\s+943$/m);
+  assert.match(t.stdout, /^samples train\/valid\/test\s+79,245 \/ 9,906 \/ 9,906 \(total 99,057\)$/m);
+  assert.match(t.stdout, /^history length min\/mean\/median\/max\s+1 \/ [\d.]+ \/ 5 \/ 5$/m);
+});
+
+test('an unknown dataset exits non-zero with one line listing the available datasets', async () => {
+  const r = await r2ec(['data', 'stats', 'no-such-data', '--json']);
+  assert.notEqual(r.code, 0);
+  assert.equal(r.stdout, '');
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^r2ec: unknown dataset "no-such-data" .*available: ml-100k, ml-latest-small, cds, goodreads, synthetic; .*R2EC_DATA_DIR/);
+  assert.ok(!/\bat .*\.ts:\d+/.test(r.stderr), 'no stack trace');
+});
+
+test('r2ec data list and prepare', async () => {
+  const l = await r2ec(['data', 'list']);
+  assert.equal(l.code, 0, l.stderr);
+  assert.match(l.stdout, new RegExp(`^data root: ${SHARED.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(R2EC_DATA_DIR\\)$`, 'm'));
+  for (const n of ['ml-100k', 'ml-latest-small', 'cds', 'goodreads', 'synthetic']) assert.match(l.stdout, new RegExp(`^  ${n} `, 'm'));
+  const p = await r2ec(['data', 'prepare', 'synthetic', '--seed', '7']);
+  assert.equal(p.code, 0, p.stderr);
+  assert.match(p.stdout, /^dataset synthetic \(synthetic, synthetic\) ready/m);
+  assert.match(p.stdout, /"seed":7/);
+  assert.match(p.stdout, /^notes:$/m);
+  const bad = await r2ec(['data', 'prepare', 'ml-100k', '--seed', '7']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^r2ec: config field "data\.seed": does not apply to dataset ml-100k/);
+});
+
+test('r2ec start describes the default dataset and says which it is', async () => {
+  const empty = mkdtempSync(path.join(os.tmpdir(), 'r2ec-cli-empty-'));
+  try {
+    const r = await r2ec(['start'], { R2EC_DATA_DIR: empty });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /using the built-in synthetic dataset \("synthetic"\)/);
+    assert.match(r.stdout, /^dataset\s+synthetic \(synthetic\)$/m);
+    assert.match(r.stdout, /^users\s+400$/m);
+  } finally {
+    rmSync(empty, { recursive: true, force: true });
+  }
+});
