@@ -51,7 +51,7 @@ export function initParams(cfg: ModelConfig, seed: number): Params {
       const std = /wo$|w_down$/.test(name) ? cfg.initStd / Math.sqrt(2 * cfg.nLayers) : cfg.initStd;
       for (let i = 0; i < size; i++) vals[i] = rng.normal() * std;
     }
-    params[name] = tf.variable(tf.tensor(vals, shape), true, name);
+    params[name] = tf.tidy(() => tf.variable(tf.tensor(vals, shape), true));
   }
   return params;
 }

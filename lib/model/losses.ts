@@ -12,13 +12,13 @@ export function tokenLogProbs(logits: tf.Tensor2D, actions: tf.Tensor1D): tf.Ten
   const op = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
     const probs = tf.softmax(x as tf.Tensor2D);
     const picked = tf.gather(tf.reshape(probs, [-1]), flatIdx);
-    save([probs]);
+    save([probs, actions]); // actions via save(): a closure would see it disposed by the forward tidy
     return {
       // clamp so that a probability that underflowed to 0 gives a large finite log-prob, not −Infinity
       value: tf.log(tf.maximum(picked, 1e-30)),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [p] = saved;
-        const oneHot = tf.oneHot(actions, V, 1, 0, 'float32');
+        const [p, a] = saved;
+        const oneHot = tf.oneHot(a as tf.Tensor1D, V, 1, 0, 'float32');
         return tf.mul(tf.sub(oneHot, p), tf.reshape(dy, [N, 1]));
       },
     };

@@ -25,8 +25,8 @@ export function initAdamW(params: Params): AdamWState {
   const m: Record<string, tf.Variable> = {};
   const v: Record<string, tf.Variable> = {};
   for (const [k, p] of Object.entries(params)) {
-    m[k] = tf.variable(tf.zerosLike(p), false, `adam_m/${k}`);
-    v[k] = tf.variable(tf.zerosLike(p), false, `adam_v/${k}`);
+    m[k] = tf.variable(tf.zerosLike(p), false);
+    v[k] = tf.variable(tf.zerosLike(p), false);
   }
   return { step: 0, m, v };
 }

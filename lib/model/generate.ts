@@ -1,0 +1,146 @@
+// Batched generation with a KV cache: greedy, temperature, top-k, top-p; stops at stop tokens (the `<answer>` that
+// closes the reasoning, spec §2) or after maxNewTokens. Seeded: sampling draws from our Rng, so a seed reproduces it.
+import { tf } from './backend';
+import type { ModelConfig } from './config';
+import { emptyCache, disposeCache, forward, lmLogits, padBatch, type Params, type TokenBatch } from './decoder';
+import type { Rng } from '../util/rng';
+import { ConfigError, R2ecError } from '../util/errors';
+
+export interface SamplingConfig {
+  /** 0 = greedy (argmax, ties to the lowest id) */
+  temperature: number;
+  /** keep the k most likely tokens (0 = all) */
+  topK: number;
+  /** nucleus: keep the smallest set with cumulative probability ≥ topP (1 = all) */
+  topP: number;
+  maxNewTokens: number;
+}
+
+export const GREEDY: SamplingConfig = { temperature: 0, topK: 0, topP: 1, maxNewTokens: 64 };
+
+export function validateSampling(s: SamplingConfig, prefix = 'sampling'): void {
+  if (!(s.temperature >= 0)) throw new ConfigError(`${prefix}.temperature`, `must be ≥ 0, got ${s.temperature}`);
+  if (!Number.isInteger(s.topK) || s.topK < 0) throw new ConfigError(`${prefix}.topK`, `must be an integer ≥ 0, got ${s.topK}`);
+  if (!(s.topP > 0 && s.topP <= 1)) throw new ConfigError(`${prefix}.topP`, `must be in (0, 1], got ${s.topP}`);
+  if (!Number.isInteger(s.maxNewTokens) || s.maxNewTokens < 1) {
+    throw new ConfigError(`${prefix}.maxNewTokens`, `must be an integer ≥ 1, got ${s.maxNewTokens}`);
+  }
+}
+
+export interface GenerateResult {
+  /** generated ids per row (including the stop token when one was produced) */
+  tokens: number[][];
+  /** log π(token) under the model at temperature 1, per generated token */
+  logProbs: number[][];
+  /** true when the row ended on a stop token */
+  stopped: boolean[];
+}
+
+/** Draw one token from a row of logits. Returns [token, log-prob at temperature 1]. */
+export function sampleToken(logits: Float32Array, s: SamplingConfig, rng: Rng): [number, number] {
+  const V = logits.length;
+  let max = -Infinity;
+  for (let i = 0; i < V; i++) if (logits[i] > max) max = logits[i];
+  let z = 0;
+  for (let i = 0; i < V; i++) z += Math.exp(logits[i] - max);
+  const logZ = max + Math.log(z);
+  let tok = 0;
+  if (s.temperature === 0) {
+    for (let i = 1; i < V; i++) if (logits[i] > logits[tok]) tok = i;
+    return [tok, logits[tok] - logZ];
+  }
+  // candidates sorted by logit (descending, ties by id) — only as many as top-k needs
+  let idx = Array.from({ length: V }, (_, i) => i);
+  idx.sort((a, b) => logits[b] - logits[a] || a - b);
+  if (s.topK > 0 && s.topK < V) idx = idx.slice(0, s.topK);
+  const w = idx.map((i) => Math.exp((logits[i] - max) / s.temperature));
+  let total = w.reduce((a, b) => a + b, 0);
+  if (s.topP < 1) {
+    let cum = 0;
+    let keep = idx.length;
+    for (let j = 0; j < idx.length; j++) {
+      cum += w[j] / total;
+      if (cum >= s.topP) {
+        keep = j + 1;
+        break;
+      }
+    }
+    idx = idx.slice(0, keep);
+    w.length = keep;
+    total = w.reduce((a, b) => a + b, 0);
+  }
+  let u = rng.next() * total;
+  tok = idx[idx.length - 1];
+  for (let j = 0; j < idx.length; j++) {
+    u -= w[j];
+    if (u < 0) {
+      tok = idx[j];
+      break;
+    }
+  }
+  return [tok, logits[tok] - logZ];
+}
+
+/**
+ * Generate continuations of `prompts` (token ids, no padding). Rows are left-padded together; each row stops at
+ * its first stop token or after maxNewTokens.
+ */
+export function generate(
+  params: Params,
+  cfg: ModelConfig,
+  prompts: number[][],
+  sampling: SamplingConfig,
+  rng: Rng,
+  stopTokens: number[] = [],
+  padId = 0,
+): GenerateResult {
+  validateSampling(sampling);
+  const B = prompts.length;
+  const longest = Math.max(...prompts.map((p) => p.length));
+  if (prompts.some((p) => p.length === 0)) throw new R2ecError('generate: empty prompt');
+  if (longest + sampling.maxNewTokens > cfg.maxSeqLen) {
+    throw new R2ecError(
+      `generate: prompt of ${longest} tokens + maxNewTokens ${sampling.maxNewTokens} exceeds maxSeqLen ${cfg.maxSeqLen}`,
+    );
+  }
+  const stop = new Set(stopTokens);
+  const tokens: number[][] = prompts.map(() => []);
+  const logProbs: number[][] = prompts.map(() => []);
+  const stopped = new Array<boolean>(B).fill(false);
+  const cache = emptyCache(B);
+  let batch: TokenBatch = padBatch(prompts, 'left', padId);
+  const lengths = prompts.map((p) => p.length);
+  try {
+    for (let step = 0; step < sampling.maxNewTokens; step++) {
+      const last = tf.tidy(() => {
+        const h = forward(params, cfg, batch, { cache });
+        const lastH = tf.reshape(tf.slice(h, [0, h.shape[1] - 1, 0], [B, 1, cfg.dModel]), [B, cfg.dModel]);
+        return lmLogits(params, lastH as tf.Tensor2D);
+      });
+      const vals = last.dataSync() as Float32Array;
+      last.dispose();
+      const next = new Int32Array(B);
+      let active = 0;
+      for (let b = 0; b < B; b++) {
+        if (stopped[b] || tokens[b].length >= sampling.maxNewTokens) {
+          next[b] = padId;
+          continue;
+        }
+        const [tok, lp] = sampleToken(vals.subarray(b * cfg.vocabSize, (b + 1) * cfg.vocabSize), sampling, rng);
+        tokens[b].push(tok);
+        logProbs[b].push(lp);
+        next[b] = tok;
+        if (stop.has(tok)) stopped[b] = true;
+        else active++;
+      }
+      if (active === 0 || step === sampling.maxNewTokens - 1) break;
+      // feed the new tokens; finished rows feed a pad that nothing reads
+      const positions = new Int32Array(B);
+      for (let b = 0; b < B; b++) positions[b] = lengths[b] + step;
+      batch = { B, T: 1, ids: next, mask: new Uint8Array(B).fill(1), positions, lengths: new Array(B).fill(1), side: 'left' };
+    }
+  } finally {
+    disposeCache(cache);
+  }
+  return { tokens, logProbs, stopped };
+}

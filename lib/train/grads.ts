@@ -1,0 +1,43 @@
+// Gradient exchange between data-parallel ranks: flatten in a fixed name order, all-reduce, rebuild tensors.
+import { tf } from '../model/backend';
+import type { Collective } from './parallel';
+
+export function allReduceGrads(
+  grads: Record<string, tf.Tensor>,
+  names: string[],
+  comm: Collective,
+): Record<string, tf.Tensor> {
+  if (comm.world === 1) return grads;
+  const present = names.filter((n) => grads[n]);
+  const sizes = present.map((n) => grads[n].size);
+  const flat = new Float32Array(sizes.reduce((a, b) => a + b, 0));
+  let off = 0;
+  present.forEach((n, i) => {
+    flat.set(grads[n].dataSync() as Float32Array, off);
+    off += sizes[i];
+  });
+  comm.allReduceSum(flat);
+  const out: Record<string, tf.Tensor> = {};
+  off = 0;
+  present.forEach((n, i) => {
+    out[n] = tf.tensor(flat.subarray(off, off + sizes[i]), grads[n].shape);
+    off += sizes[i];
+    grads[n].dispose();
+  });
+  return out;
+}
+
+/** Loss value and gradients keyed by *parameter key* (tf.variableGrads keys by tfjs variable name). */
+export function paramGrads(
+  params: Record<string, tf.Variable>,
+  loss: () => tf.Scalar,
+): { value: tf.Scalar; grads: Record<string, tf.Tensor> } {
+  const keys = Object.keys(params);
+  const { value, grads } = tf.variableGrads(loss, keys.map((k) => params[k]));
+  const out: Record<string, tf.Tensor> = {};
+  for (const k of keys) {
+    const g = grads[params[k].name];
+    if (g) out[k] = g;
+  }
+  return { value, grads: out };
+}
