@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -76,5 +77,22 @@ test('r2ec start describes the default dataset and says which it is', async () =
     assert.match(r.stdout, /^users\s+400$/m);
   } finally {
     rmSync(empty, { recursive: true, force: true });
+  }
+});
+
+test('r2ec data download offline: one line naming the host and the manual route', async () => {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  const root = mkdtempSync(path.join(os.tmpdir(), 'r2ec-cli-dl-'));
+  try {
+    const r = await r2ec(['data', 'download', 'ml-100k', '--root', root], { R2EC_DOWNLOAD_BASE: `http://127.0.0.1:${port}` });
+    assert.equal(r.code, 2);
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], new RegExp(`^r2ec: cannot reach 127\\.0\\.0\\.1:${port}: .*; download .*ml-100k\\.zip by hand and unpack it under ${root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} .*, or set R2EC_DATA_DIR$`));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });
