@@ -6,6 +6,7 @@ import {
   RULE_LEXICON,
   bracketSpans,
   findCues,
+  lexiconRows,
   phraseSource,
   ruleTagger,
   type Behavior,
@@ -66,6 +67,7 @@ const CASES: Record<Behavior, { pos: [string, string][]; neg: string[] }> = {
       'They bought [Recently Played Hits] (5.0).',
       'A 2D platformer fits their collection.',
       'Knowing this, a tuner fits.', // "now" must not fire inside "knowing"
+      "Now, let's look at the ratings.",
     ],
   },
   self_explanation: {
@@ -73,6 +75,7 @@ const CASES: Record<Behavior, { pos: [string, string][]; neg: string[] }> = {
       ['They rated it high because the tone is warm.', 'because'],
       ['They like effects, so a delay pedal fits.', 'so'],
       ['The ratings are high, which suggests satisfaction.', 'which suggests'],
+      ['They like effects. This suggests a delay.', 'This suggests'],
       ['This indicates a focus on recording.', 'indicates'],
     ],
     neg: [
@@ -80,6 +83,7 @@ const CASES: Record<Behavior, { pos: [string, string][]; neg: string[] }> = {
       'The pedal was so good.',
       'They bought strings, picks and so on.',
       'So far the user bought two items.',
+      "Okay, so let's look at the history.",
     ],
   },
   negative_exclusion: {
@@ -90,6 +94,7 @@ const CASES: Record<Behavior, { pos: [string, string][]; neg: string[] }> = {
       ['[Cheap Cable] (1.0) shows dissatisfaction.', '(1.0)'],
       ['The user is not interested in strings.', 'not interested'],
       ['That one got 2 stars.', '2 stars'],
+      ['You rated [Cheap Patch Cables 6-Pack] (4.0) low.', 'rated [Cheap Patch Cables 6-Pack] (4.0) low'],
     ],
     neg: [
       'This notable album fits.', // "not" must not fire inside "notable"
@@ -200,6 +205,8 @@ test('rules: spans point at the evidence in the original text', () => {
   }
   const at = (b: Behavior) => f.spans[b].map((s) => text.slice(s.start, s.end));
   assert.deepEqual(at('self_explanation'), ['Because', 'so']);
+  // overlapping phrases are one cue, the longest
+  assert.deepEqual(tagOne('This suggests a delay.').evidence.self_explanation, ['This suggests']);
   assert.deepEqual(at('temporal'), ['recently']); // not the "Now" inside the title
   assert.deepEqual(at('negative_exclusion'), ['(1.0)', 'avoid']);
   assert.deepEqual(at('multi_objective'), ['mix']);
@@ -220,6 +227,13 @@ test('rules: the lexicon is exported as data, and a replaced lexicon is used', a
     assert.ok(e.phrases.length + e.patterns.length + e.structural.length > 0, b.id);
     for (const p of e.patterns) assert.doesNotThrow(() => new RegExp(p.source, 'u'), p.name);
   }
+  const rows = lexiconRows();
+  const total = BEHAVIORS.reduce((n, b) => {
+    const e = RULE_LEXICON[b.id];
+    return n + e.phrases.length + e.patterns.length + e.exclude.length + e.structural.length;
+  }, 0);
+  assert.equal(rows.length, total);
+  assert.ok(rows.some((r) => r.behavior === 'negative_exclusion' && r.kind === 'pattern' && r.cue === 'negated preference'));
   assert.equal(phraseSource('trade-off*'), 'trade[-\\s]?off\\p{L}*');
   const t = ruleTagger({ lexicon: { temporal: { phrases: ['yesteryear'], patterns: [], exclude: [], structural: [] } } });
   const [a, b] = await t.tag([

@@ -55,8 +55,10 @@ const PREFERENCE_WORDS =
   'like|likes|liked|love|loved|enjoy\\p{L}*|want\\p{L}*|interest\\p{L}*|fan|fans|prefer\\p{L}*|care|cared|appeal\\p{L}*|' +
   'satisf\\p{L}*|recommend\\p{L}*|buy|bought|purchase|purchasing|fit|fits|suit\\p{L}*|match\\p{L}*|impress\\p{L}*|worth|' +
   'resonate\\p{L}*|keen|into|happy|pleased';
-/** a word that is not a sentence end and not a masked title (\u0001) */
-const WORD = "[^\\s.!?\\u0001]+";
+/** a word (decimal points allowed) that is not a sentence end and not a masked title (\u0001) */
+const WORD = "(?:[^\\s.!?\\u0001]|\\.(?=\\d))+";
+/** a word or a masked title */
+const WORD_OR_TITLE = `(?:${WORD}|\\u0001+)`;
 
 export const RULE_LEXICON: Readonly<Record<Behavior, LexiconEntry>> = {
   attribute_abstraction: {
@@ -127,6 +129,7 @@ export const RULE_LEXICON: Readonly<Record<Behavior, LexiconEntry>> = {
       'nowadays', 'shift*', 'trend', 'trends', 'trending', 'previously', 'in the past', 'past few', 'since then',
       'latest', 'newest', 'most recent', 'oldest', 'initially', 'at first', 'at the beginning', 'evolv*',
       'progression', 'progressed', 'transition*', 'moved on', 'moving on', 'moved from', 'moving from', 'moved toward*',
+      'moving toward*',
       'timeline', 'chronolog*', 'timing', 'time frame', 'long-term', 'short-term', 'sequence',
     ],
     patterns: [
@@ -149,7 +152,8 @@ export const RULE_LEXICON: Readonly<Record<Behavior, LexiconEntry>> = {
         description: 'the prompt\'s compact durations ("12d", "3.5h", "40.0min"), lower case only so "2D" (graphics) does not fire',
       },
     ],
-    exclude: [],
+    // "now" as a discourse marker ("Now, let's look at ...") is not about time
+    exclude: ["now let's", "now, let's", 'now let me', 'now, let me', 'now, looking', 'now, considering'],
     structural: [],
   },
   self_explanation: {
@@ -169,7 +173,8 @@ export const RULE_LEXICON: Readonly<Record<Behavior, LexiconEntry>> = {
           '"so" as a connective: at a sentence start, after a comma/semicolon/colon or after "and"; not "so far", "so much", "and so on", "so-called"',
       },
     ],
-    exclude: [],
+    // "Okay, so ..." opens a text; it links nothing
+    exclude: ['okay, so', 'ok, so', 'alright, so', 'well, so'],
     structural: [],
   },
   negative_exclusion: {
@@ -188,7 +193,7 @@ export const RULE_LEXICON: Readonly<Record<Behavior, LexiconEntry>> = {
       },
       {
         name: 'rated ... low',
-        source: `rated\\s+(?:${WORD}\\s+){0,3}?(?:low|lower|lowly|poorly|badly|only\\s+(?:[0-2](?:\\.\\d+)?|one|two))`,
+        source: `rated\\s+(?:${WORD_OR_TITLE}\\s+){0,3}?(?:low|lower|lowly|poorly|badly|only\\s+(?:[0-2](?:\\.\\d+)?|one|two))`,
         description: '"rated it low", "rated the album poorly", "rated only 2"',
       },
     ],
@@ -211,6 +216,27 @@ export const RULE_LEXICON: Readonly<Record<Behavior, LexiconEntry>> = {
     structural: ['"both X and Y" (≤ 8 words between) where neither conjunct is a history title ("both affordable and durable")'],
   },
 };
+
+export interface LexiconRow {
+  behavior: Behavior;
+  kind: 'phrase' | 'pattern' | 'exclude' | 'structural';
+  cue: string;
+  /** the regex source for patterns, the description for structural cues, "" otherwise */
+  detail: string;
+}
+
+/** The lexicon as flat rows (one per cue), for printing as a table in the notebook. */
+export function lexiconRows(lexicon: Readonly<Record<Behavior, LexiconEntry>> = RULE_LEXICON): LexiconRow[] {
+  return BEHAVIOR_IDS.flatMap((behavior) => {
+    const e = lexicon[behavior];
+    return [
+      ...e.phrases.map((cue) => ({ behavior, kind: 'phrase' as const, cue, detail: '' })),
+      ...e.patterns.map((p) => ({ behavior, kind: 'pattern' as const, cue: p.name, detail: `${p.description} — /${p.source}/${p.flags ?? 'iu'}` })),
+      ...e.exclude.map((cue) => ({ behavior, kind: 'exclude' as const, cue, detail: '' })),
+      ...e.structural.map((d) => ({ behavior, kind: 'structural' as const, cue: d, detail: '' })),
+    ];
+  });
+}
 
 export interface RuleTaggerOptions {
   /** replace the lexicon of some behaviours (e.g. `{ temporal: { ...RULE_LEXICON.temporal, phrases: [...] } }`) */
@@ -475,7 +501,11 @@ function buildMatcher(opts: RuleTaggerOptions) {
 
     const evidence = emptyRecord<string[]>(() => []);
     for (const b of BEHAVIOR_IDS) {
-      spans[b].sort((p, q) => p.start - q.start || p.end - q.end);
+      // Overlapping phrases ("which suggests" and "suggests") are one cue: keep the longest.
+      spans[b].sort((p, q) => p.start - q.start || q.end - p.end);
+      spans[b] = spans[b].filter(
+        (s, k, all) => !all.some((o, j) => j !== k && o.start <= s.start && s.end <= o.end && (o.end - o.start > s.end - s.start || j < k)),
+      );
       const seen = new Set<string>();
       const structuralCues = new Set(['≥2 titles in one sentence', 'both ... and', 'low-rated history item']);
       for (const s of spans[b]) {
