@@ -36,7 +36,7 @@ def shown(path):
 
 def describe_tslab_stderr(stderr):
     """(name, value, traceback) from what tslab printed: a thrown error's `Name: message` line, or `L:C - message`."""
-    thrown = re.findall(r"^([A-Za-z_$][\w$]*(?:Error|Exception|Warning)): (.*)$", stderr, re.M)
+    thrown = re.findall(r"^((?:[A-Za-z_$][\w$]*)?(?:Error|Exception|Warning)): (.*)$", stderr, re.M)
     if thrown:
         return thrown[-1][0], thrown[-1][1], ""
     compile_errors = re.findall(r"^(\d+:\d+ - .*)$", stderr, re.M)

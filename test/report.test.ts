@@ -9,6 +9,7 @@ import * as aq from 'arquero';
 import {
   barChart,
   exportFigures,
+  formatNumber,
   groupedBarChart,
   histogram,
   inKernel,
@@ -113,6 +114,16 @@ test('ties are judged on displayed values; integer columns print as integers; mi
   assert.equal(two, '| m | Score |\n| --- | ---: |\n| a | **0.12** |\n| b | **0.12** |\n| c | <u>0.10</u> |\n');
 });
 
+test('thousands separators for display only', () => {
+  assert.equal(formatNumber(1234567.5, 2, true), '1,234,567.50');
+  assert.equal(formatNumber(-29230, 0, true), '-29,230');
+  assert.equal(formatNumber(999, 0, true), '999');
+  assert.equal(formatNumber(1234.5, 1), '1234.5');
+  const t = [{ d: 'games', users: 29230, share: 1234.5 }];
+  assert.equal(toLatex(t, { thousands: true, float: false }).split('\n')[4], 'games & 29,230 & 1,234.5000 \\\\');
+  assert.equal(toCsv(t), 'd,users,share\ngames,29230,1234.5\n');
+});
+
 test('arquero tables give the same output as rows', () => {
   const table = aq.from(rows);
   assert.equal(toLatex(table, opts), toLatex(rows, opts));
@@ -176,6 +187,11 @@ test('figure specs: palette, print style, std band, lengths checked', () => {
   assert.deepEqual((g.data[1].error_y as { array: number[] }).array, [0.1, 0.2]);
   assert.throws(() => groupedBarChart({ categories: ['a'], series: [{ name: 'A', values: [1, 2] }] }), /series "A"/);
   assert.equal(barChart({ x: ['a'], y: [1] }).layout.showlegend, false);
+  // layout overrides merge into the styled axes instead of replacing them
+  const over = barChart({ x: ['a'], y: [1], yLabel: 'Users', layout: { yaxis: { dtick: 1 }, bargap: 0.5 } }).layout;
+  assert.deepEqual([(over.yaxis as { dtick: number }).dtick, (over.yaxis as { title: { text: string } }).title.text, over.bargap], [1, 'Users', 0.5]);
+  // yellow is the last colour (poor contrast as a line on white)
+  assert.equal(OKABE_ITO[OKABE_ITO.length - 1], '#F0E442');
   const h = histogram({ series: [{ name: 'a', values: [1, 2] }, { name: 'b', values: [3] }], norm: 'probability', binSize: 1 });
   assert.equal(h.layout.barmode, 'overlay');
   assert.equal(h.data[0].histnorm, 'probability');

@@ -13,16 +13,19 @@ export interface Figure {
   layout: PlotlyObject;
 }
 
-/** Okabe & Ito (2008) colour-blind-safe palette, black last (it reads as "reference"). */
+/**
+ * Okabe & Ito (2008) colour-blind-safe palette. Yellow goes last: it is hard to see as a thin line on white paper,
+ * so it is only used from the eighth series on.
+ */
 export const OKABE_ITO = [
   '#E69F00', // orange
   '#56B4E9', // sky blue
   '#009E73', // bluish green
-  '#F0E442', // yellow
   '#0072B2', // blue
   '#D55E00', // vermillion
   '#CC79A7', // reddish purple
   '#000000', // black
+  '#F0E442', // yellow
 ] as const;
 
 export const FONT_FAMILY = 'Helvetica, Arial, "Liberation Sans", sans-serif';
@@ -63,6 +66,24 @@ export interface CommonOptions {
   logY?: boolean;
   /** y-axis range [min, max] */
   yRange?: [number, number];
+  /** Plotly layout fields on top of the style; xaxis, yaxis, legend, margin and font are merged one level deep */
+  layout?: PlotlyObject;
+}
+
+const MERGED_KEYS = ['xaxis', 'yaxis', 'legend', 'margin', 'font'];
+
+/** Apply CommonOptions.layout over a styled layout. */
+function withOverrides(layout: PlotlyObject, over: PlotlyObject | undefined): PlotlyObject {
+  if (!over) return layout;
+  const out: PlotlyObject = { ...layout };
+  for (const [k, v] of Object.entries(over)) {
+    const base = out[k];
+    out[k] =
+      MERGED_KEYS.includes(k) && typeof base === 'object' && base !== null && typeof v === 'object' && v !== null
+        ? { ...(base as PlotlyObject), ...(v as PlotlyObject) }
+        : v;
+  }
+  return out;
 }
 
 function axis(title: string | undefined, log: boolean | undefined, extra: PlotlyObject = {}): PlotlyObject {
@@ -132,7 +153,7 @@ export function barChart(o: BarOptions): Figure {
   if (o.error) trace[o.horizontal ? 'error_x' : 'error_y'] = { type: 'data', array: o.error, color: '#000', thickness: 1 };
   const layout = baseLayout({ ...o, legend: o.legend ?? false }, 1);
   if (o.horizontal) [layout.xaxis, layout.yaxis] = [axis(o.xLabel, o.logX), axis(o.yLabel, o.logY)];
-  return { data: [trace], layout };
+  return { data: [trace], layout: withOverrides(layout, o.layout) };
 }
 
 export interface BarSeries {
@@ -161,7 +182,7 @@ export function groupedBarChart(o: GroupedBarOptions): Figure {
     if (s.error) t.error_y = { type: 'data', array: s.error, color: '#000', thickness: 1 };
     return t;
   });
-  return { data, layout: { ...baseLayout(o, data.length), barmode: 'group', bargap: 0.2, bargroupgap: 0.05 } };
+  return { data, layout: withOverrides({ ...baseLayout(o, data.length), barmode: 'group', bargap: 0.2, bargroupgap: 0.05 }, o.layout) };
 }
 
 // ---- line and scatter charts ---------------------------------------------------------------------------------------
@@ -217,7 +238,7 @@ export function lineChart(o: LineOptions): Figure {
       legendgroup: s.name,
     });
   });
-  return { data, layout: baseLayout(o, o.series.length) };
+  return { data, layout: withOverrides(baseLayout(o, o.series.length), o.layout) };
 }
 
 export interface ScatterSeries {
@@ -251,7 +272,7 @@ export function scatterChart(o: ScatterOptions): Figure {
       marker: { color: color(i), size: 9, symbol: symbols[i % symbols.length], line: { color: '#000', width: 0.5 } },
     } as PlotlyObject;
   });
-  return { data, layout: baseLayout(o, data.length) };
+  return { data, layout: withOverrides(baseLayout(o, data.length), o.layout) };
 }
 
 // ---- histogram ----------------------------------------------------------------------------------------------------
@@ -290,6 +311,6 @@ export function histogram(o: HistogramOptions): Figure {
   const yLabel = o.yLabel ?? (o.norm === 'probability' ? 'share' : o.norm === 'percent' ? 'percent' : 'count');
   return {
     data,
-    layout: { ...baseLayout({ ...o, yLabel }, data.length), barmode: overlay ? 'overlay' : 'group', bargap: 0.05 },
+    layout: withOverrides({ ...baseLayout({ ...o, yLabel }, data.length), barmode: overlay ? 'overlay' : 'group', bargap: 0.05 }, o.layout),
   };
 }

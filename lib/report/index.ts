@@ -9,6 +9,7 @@ export {
   toLatex,
   latexEscape,
   latexMark,
+  formatNumber,
   writeTable,
   type Row,
   type TableLike,

@@ -41,6 +41,8 @@ export interface TableOptions {
   columns?: (string | ColumnSpec)[];
   /** decimals for non-integer numbers (default 4) */
   decimals?: number;
+  /** group thousands with commas in Markdown/LaTeX/HTML: 29230 → 29,230 (default false; CSV stays raw) */
+  thousands?: boolean;
   /** metric columns and their direction: the best value gets \textbf / **bold**, the second \underline / <u> */
   better?: Record<string, Direction>;
   /** footnote mark appended to a cell, e.g. '†' for significance (LaTeX: $^{\dagger}$; Markdown: as is) */
@@ -83,6 +85,15 @@ function toRows(input: Row[] | TableLike): { rows: Row[]; names?: string[] } {
   if (Array.isArray(input)) return { rows: input };
   if (isTableLike(input)) return { rows: input.objects() as Row[], names: input.columnNames() };
   throw new R2ecError('table: expected an array of row objects or an arquero table');
+}
+
+/** Fixed decimals, optionally with thousands separators in the integer part (1234567.5 → "1,234,567.50"). */
+export function formatNumber(v: number, decimals: number, thousands = false): string {
+  const s = v.toFixed(decimals);
+  if (!thousands || !Number.isFinite(v)) return s;
+  const [int, frac] = s.split('.');
+  const grouped = int.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return frac === undefined ? grouped : `${grouped}.${frac}`;
 }
 
 const isMissing = (v: unknown) => v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v));
@@ -134,7 +145,7 @@ function layout(input: Row[] | TableLike, opts: TableOptions): Layout {
         : isMissing(v)
           ? '–'
           : typeof v === 'number'
-            ? v.toFixed(decimals)
+            ? formatNumber(v, decimals, opts.thousands ?? false)
             : Array.isArray(v) || (typeof v === 'object' && v !== null)
               ? JSON.stringify(v)
               : String(v);

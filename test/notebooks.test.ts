@@ -1,0 +1,186 @@
+// Every notebook in notebooks/*.ipynb runs headlessly (scripts/run-notebook.py, project kernel, R2EC_PROFILE=smoke)
+// and writes result files that parse. Results and executed copies go to a temporary folder (R2EC_RESULTS_DIR), so a
+// test run never overwrites a researcher's results/.
+//
+// Adding a notebook: add one entry to EXPECT below (its results folder, tables, figures, manifest config keys).
+// A notebook without an entry still runs, and must still write <results>/<notebook name>/manifest.json.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import { availableDatasets } from '../lib/data/registry';
+
+const ROOT = path.resolve(__dirname, '..');
+const DATA_DIR = process.env.R2EC_DATA_DIR ?? '../shared/data';
+
+interface TableExpectation {
+  /** base name: <name>.csv, <name>.md and <name>.tex */
+  name: string;
+  /** CSV header, exactly and in order */
+  columns: string[];
+  /** CSV column that names the rows, and the names expected (in order); the .tex must have one row per name */
+  rowKey: string;
+  rows: () => string[];
+}
+
+interface NotebookExpectation {
+  /** folder under the results root */
+  results: string;
+  tables: TableExpectation[];
+  /** figure base names: <name>.svg and <name>.png */
+  figures: string[];
+  /** keys the manifest's config must hold (config.profile must be 'smoke': the environment reached the kernel) */
+  config: string[];
+  /** MIME types the executed notebook must show at least once (inline table/figure) */
+  displays: string[];
+  /** per-cell timeout, seconds (default 600) */
+  cellTimeoutSec?: number;
+}
+
+/** Datasets the data notebooks report: everything present under the data root (registry order). */
+const datasetNames = () => availableDatasets(path.resolve(ROOT, DATA_DIR)).map((e) => e.name);
+
+const EXPECT: Record<string, NotebookExpectation> = {
+  '00-data': {
+    results: '00-data',
+    tables: [
+      {
+        name: 'datasets',
+        columns: [
+          'dataset', 'users', 'items', 'interactions', 'train', 'valid', 'test', 'samples',
+          'cold_users_pct', 'cold_items_pct', 'hist_mean', 'hist_median', 'hist_max',
+        ],
+        rowKey: 'dataset',
+        rows: datasetNames,
+      },
+    ],
+    figures: ['history-length'],
+    config: ['profile', 'window', 'datasets'],
+    displays: ['text/html', 'image/svg+xml'],
+  },
+};
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'r2ec-notebooks-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const notebooks = readdirSync(path.join(ROOT, 'notebooks'))
+  .filter((f) => f.endsWith('.ipynb'))
+  .sort();
+
+function runNotebook(nb: string, out: string, timeoutSec: number): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      '/usr/bin/python3',
+      [path.join(ROOT, 'scripts', 'run-notebook.py'), path.join('notebooks', nb), '--out', out, '--timeout', String(timeoutSec)],
+      {
+        cwd: ROOT,
+        env: { ...process.env, R2EC_PROFILE: 'smoke', R2EC_DATA_DIR: DATA_DIR, R2EC_RESULTS_DIR: path.join(tmp, 'results') },
+        maxBuffer: 64 * 1024 * 1024,
+        timeout: 30 * 60 * 1000,
+      },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, output: `${stdout}${stderr}` }),
+    );
+  });
+}
+
+/** \begin{x} … \end{x} properly nested; returns the environment names in order of opening. */
+function checkLatexEnvironments(tex: string, file: string): string[] {
+  const stack: string[] = [];
+  const opened: string[] = [];
+  for (const m of tex.matchAll(/\\(begin|end)\{([^}]+)\}/g)) {
+    if (m[1] === 'begin') {
+      stack.push(m[2]);
+      opened.push(m[2]);
+    } else {
+      assert.equal(stack.pop(), m[2], `${file}: \\end{${m[2]}} does not close the innermost open environment`);
+    }
+  }
+  assert.deepEqual(stack, [], `${file}: unclosed environments`);
+  return opened;
+}
+
+function checkTable(dir: string, t: TableExpectation): void {
+  const csvFile = path.join(dir, `${t.name}.csv`);
+  const records = parse(readFileSync(csvFile, 'utf8'), { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+  const header = (parse(readFileSync(csvFile, 'utf8'), { to_line: 1 }) as string[][])[0];
+  assert.deepEqual(header, t.columns, `${csvFile}: columns`);
+  const expectedRows = t.rows();
+  assert.deepEqual(records.map((r) => r[t.rowKey]), expectedRows, `${csvFile}: one row per ${t.rowKey}`);
+  for (const r of records) {
+    for (const c of t.columns) assert.notEqual(r[c], undefined, `${csvFile}: ${r[t.rowKey]} has no ${c}`);
+  }
+
+  const texFile = path.join(dir, `${t.name}.tex`);
+  const tex = readFileSync(texFile, 'utf8');
+  assert.ok(checkLatexEnvironments(tex, texFile).includes('tabular'), `${texFile}: no tabular`);
+  for (const rule of ['\\toprule', '\\midrule', '\\bottomrule']) {
+    assert.equal(tex.split(rule).length - 1, 1, `${texFile}: expected one ${rule}`);
+  }
+  const body = tex.slice(tex.indexOf('\\midrule') + '\\midrule'.length, tex.indexOf('\\bottomrule')).trim().split('\n');
+  assert.equal(body.length, expectedRows.length, `${texFile}: one row per ${t.rowKey}`);
+  body.forEach((line, i) => {
+    assert.ok(line.endsWith('\\\\'), `${texFile}: row ${i + 1} does not end with \\\\`);
+    // no unescaped & inside cells: exactly one separator between each pair of columns
+    assert.equal(line.split(/(?<!\\)&/).length, t.columns.length, `${texFile}: row ${i + 1} column count`);
+    assert.ok(line.startsWith(expectedRows[i].replace(/[_%&#$]/g, (c) => `\\${c}`)), `${texFile}: row ${i + 1} is not ${expectedRows[i]}`);
+  });
+
+  const md = readFileSync(path.join(dir, `${t.name}.md`), 'utf8');
+  // header + rule + one line per row
+  assert.equal(md.split('\n').filter((l) => l.startsWith('| ')).length, expectedRows.length + 2, `${t.name}.md rows`);
+}
+
+function checkFigure(dir: string, name: string): void {
+  const svg = readFileSync(path.join(dir, `${name}.svg`), 'utf8');
+  assert.ok(svg.startsWith('<svg') && svg.trimEnd().endsWith('</svg>'), `${name}.svg is not an SVG document`);
+  const png = readFileSync(path.join(dir, `${name}.png`));
+  assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG', `${name}.png signature`);
+  assert.ok(png.readUInt32BE(16) >= 300 && png.readUInt32BE(20) >= 200, `${name}.png is implausibly small`);
+}
+
+function checkManifest(dir: string, config: string[]): void {
+  const file = path.join(dir, 'manifest.json');
+  const m = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  assert.match(String(m.commit), /^([0-9a-f]{40}|unknown)$/, `${file}: commit`);
+  assert.equal(typeof m.config, 'object', `${file}: config`);
+  const cfg = m.config as Record<string, unknown>;
+  for (const k of config) assert.ok(k in cfg, `${file}: config.${k} missing`);
+  assert.equal(cfg.profile, 'smoke', `${file}: config.profile (R2EC_PROFILE did not reach the kernel)`);
+  assert.ok(m.backend !== undefined || m.data !== undefined, `${file}: needs a backend or data field`);
+}
+
+function mimeTypes(executed: string): Set<string> {
+  const nb = JSON.parse(readFileSync(executed, 'utf8')) as { cells: { outputs?: { data?: Record<string, unknown> }[] }[] };
+  const types = new Set<string>();
+  for (const c of nb.cells) for (const o of c.outputs ?? []) for (const k of Object.keys(o.data ?? {})) types.add(k);
+  return types;
+}
+
+test('there are notebooks to run', () => {
+  assert.ok(notebooks.includes('00-data.ipynb'), `notebooks/: ${notebooks.join(', ')}`);
+});
+
+for (const nb of notebooks) {
+  const name = nb.replace(/\.ipynb$/, '');
+  test(`notebook ${nb} runs (smoke profile) and writes parseable results`, async (t) => {
+    const exp = EXPECT[name];
+    if (!exp) t.diagnostic(`no entry for ${name} in EXPECT (test/notebooks.test.ts): only the manifest is checked`);
+    const executed = path.join(tmp, 'executed', nb);
+    const t0 = Date.now();
+    const run = await runNotebook(nb, executed, exp?.cellTimeoutSec ?? 600);
+    t.diagnostic(`${nb}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    assert.equal(run.code, 0, `run-notebook.py failed for ${nb}:\n${run.output}`);
+    assert.ok(existsSync(executed), 'executed copy written');
+
+    const dir = path.join(tmp, 'results', exp?.results ?? name);
+    checkManifest(dir, exp?.config ?? []);
+    if (!exp) return;
+    for (const tab of exp.tables) checkTable(dir, tab);
+    for (const fig of exp.figures) checkFigure(dir, fig);
+    const shown = mimeTypes(executed);
+    for (const mime of exp.displays) assert.ok(shown.has(mime), `${nb}: no ${mime} output (has ${[...shown].join(', ')})`);
+  });
+}
