@@ -92,6 +92,7 @@ let fixesInstalled = false;
 
 /**
  * - UnsortedSegmentSum is missing on wasm, so gather (embedding lookup) has no gradient there: register a JS kernel.
+ * - OneHot on wasm ignores its dtype (float32 one-hots hold int32 bits), which broke the token-loss gradient.
  * - Slice, and BatchMatMul with batch > 1 or transpose flags (which the built-in matMul gradient uses), take slow
  *   paths on wasm: faster kernels in ./wasmKernels.
  */
@@ -101,6 +102,7 @@ function installKernelFixes(name: BackendName): void {
   if (name === 'wasm') {
     tf.unregisterKernel(tf.BatchMatMul, 'wasm');
     tf.unregisterKernel(tf.Slice, 'wasm');
+    tf.unregisterKernel(tf.OneHot, 'wasm');
     registerWasmKernelFixes();
     tf.registerKernel({
       kernelName: 'UnsortedSegmentSum',

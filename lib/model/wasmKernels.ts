@@ -172,7 +172,27 @@ function slice(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs: u
   return out;
 }
 
+/**
+ * OneHot: the wasm kernel of tfjs 4.22 ignores the dtype attribute and always writes int32 values, so
+ * `oneHot(ids, V, 1, 0, 'float32')` returns float32 tensors holding the bit pattern of 1 (1.4e-45). Written out here.
+ */
+function oneHot(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs: unknown }): tf.TensorInfo {
+  const be = args.backend as WasmBackend;
+  const { indices } = args.inputs as { indices: tf.TensorInfo };
+  const { dtype, depth, onValue, offValue } = args.attrs as { dtype: tf.DataType; depth: number; onValue: number; offValue: number };
+  const out = be.makeOutput([...indices.shape, depth], dtype);
+  const ov = be.typedArrayFromHeap(out);
+  const iv = be.typedArrayFromHeap(indices);
+  ov.fill(offValue);
+  for (let i = 0; i < iv.length; i++) {
+    const j = iv[i];
+    if (j >= 0 && j < depth) ov[i * depth + j] = onValue; // out-of-range indices give an all-off row (tf semantics)
+  }
+  return out;
+}
+
 export function registerWasmKernelFixes(): void {
+  tf.registerKernel({ kernelName: tf.OneHot, backendName: 'wasm', kernelFunc: oneHot as tf.KernelFunc });
   tf.registerKernel({ kernelName: tf.BatchMatMul, backendName: 'wasm', kernelFunc: batchMatMul as tf.KernelFunc });
   tf.registerKernel({ kernelName: tf.Slice, backendName: 'wasm', kernelFunc: slice as tf.KernelFunc });
 }
