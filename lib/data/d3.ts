@@ -27,6 +27,19 @@ interface Event {
   firstSeen: number;
 }
 
+/** Column name of position j of a row's sequence (n = the target position). */
+function colName(j: number, n: number, target: string, history: string): string {
+  return j === n ? target : `${history}[${j}]`;
+}
+
+function cellList(path: string, line: number, field: string, cell: string): (string | number)[] {
+  try {
+    return parsePythonList(cell);
+  } catch (err) {
+    throw new DataError(path, line, field, (err as Error).message);
+  }
+}
+
 /** Reads a D3/BIGRec dataset folder; `window` defaults to 10, the window the D3 files were made with. */
 export async function readD3(dir: string, opts: { window?: number } = {}): Promise<Dataset> {
   const window = opts.window ?? 10;
@@ -87,6 +100,7 @@ export async function readD3(dir: string, opts: { window?: number } = {}): Promi
   const asinItem = new Map<string, number>();
   const windowsByUser: number[][][] = []; // per user, each row's event sequence (history..., target)
   let titleMismatch = 0;
+  let dedup = 0;
   let rows = 0;
   for (const { split, path } of splitFiles) {
     let h: Record<string, number> | undefined;
@@ -97,40 +111,34 @@ export async function readD3(dir: string, opts: { window?: number } = {}): Promi
         nFields = rec.length;
         continue;
       }
-      const where = `${path}:${no}`;
       if (rec.length !== nFields) {
-        drop(log, 'row: wrong number of fields', where);
+        drop(log, 'row: wrong number of fields', `${path}:${no}`);
         continue;
       }
       const userExt = rec[h.user_id];
       if (!userExt) {
-        drop(log, 'row: empty user_id', where);
+        drop(log, 'row: empty user_id', `${path}:${no}`);
         continue;
       }
-      const list = (field: string): (string | number)[] => {
-        try {
-          return parsePythonList(rec[h![field]]);
-        } catch (err) {
-          throw new DataError(path, no, field, (err as Error).message);
-        }
-      };
-      const asins = list('item_asins');
-      const ids = list('history_item_id');
-      const ratings = list('history_rating');
-      const stamps = list('history_timestamp');
-      const htitles = h.history_item_title !== undefined ? list('history_item_title') : undefined;
+      const asins = cellList(path, no, 'item_asins', rec[h.item_asins]);
+      const ids = cellList(path, no, 'history_item_id', rec[h.history_item_id]);
+      const ratings = cellList(path, no, 'history_rating', rec[h.history_rating]);
+      const stamps = cellList(path, no, 'history_timestamp', rec[h.history_timestamp]);
+      const htitles = h.history_item_title !== undefined
+        ? cellList(path, no, 'history_item_title', rec[h.history_item_title]) : undefined;
       const n = asins.length;
-      for (const [field, l] of [['history_item_id', ids], ['history_rating', ratings], ['history_timestamp', stamps], ['history_item_title', htitles]] as const) {
-        if (l && l.length !== n) throw new DataError(path, no, field, `has ${l.length} entries but item_asins has ${n}`);
-      }
-      const target = {
-        asin: rec[h.item_asin],
-        id: parseFiniteNumber(rec[h.item_id]),
-        rating: parseFiniteNumber(rec[h.rating]),
-        ts: parseFiniteNumber(rec[h.timestamp]),
-      };
-      if (target.id === undefined || target.rating === undefined || target.ts === undefined || !target.asin) {
-        drop(log, 'row: target item_asin, item_id, rating or timestamp empty or not a number', where);
+      if (ids.length !== n) throw new DataError(path, no, 'history_item_id', `has ${ids.length} entries but item_asins has ${n}`);
+      if (ratings.length !== n) throw new DataError(path, no, 'history_rating', `has ${ratings.length} entries but item_asins has ${n}`);
+      if (stamps.length !== n) throw new DataError(path, no, 'history_timestamp', `has ${stamps.length} entries but item_asins has ${n}`);
+      if (htitles && htitles.length !== n) throw new DataError(path, no, 'history_item_title', `has ${htitles.length} entries but item_asins has ${n}`);
+      // the target is position n of the row's sequence
+      asins.push(rec[h.item_asin]);
+      ids.push(parseFiniteNumber(rec[h.item_id]) ?? NaN);
+      ratings.push(parseFiniteNumber(rec[h.rating]) ?? NaN);
+      stamps.push(parseFiniteNumber(rec[h.timestamp]) ?? NaN);
+      htitles?.push(h.item_title !== undefined ? rec[h.item_title] : '');
+      if (!asins[n] || Number.isNaN(ids[n]) || Number.isNaN(ratings[n]) || Number.isNaN(stamps[n])) {
+        drop(log, 'row: target item_asin, item_id, rating or timestamp empty or not a number', `${path}:${no}`);
         continue;
       }
       rows++;
@@ -141,37 +149,36 @@ export async function readD3(dir: string, opts: { window?: number } = {}): Promi
         windowsByUser.push([]);
       }
       const seq: number[] = [];
-      const all = [
-        ...asins.map((a, j) => ({ asin: a, id: ids[j], rating: ratings[j], ts: stamps[j], title: htitles?.[j], field: j })),
-        { asin: target.asin, id: target.id, rating: target.rating, ts: target.ts, title: h.item_title !== undefined ? rec[h.item_title] : undefined, field: -1 },
-      ];
-      for (const e of all) {
-        const fieldName = (base: string) => (e.field < 0 ? base : `history_${base}[${e.field}]`);
-        if (typeof e.asin !== 'string' || e.asin === '') throw new DataError(path, no, e.field < 0 ? 'item_asin' : `item_asins[${e.field}]`, 'expected a non-empty ASIN string');
-        if (typeof e.id !== 'number' || !Number.isInteger(e.id)) throw new DataError(path, no, e.field < 0 ? 'item_id' : `history_item_id[${e.field}]`, 'expected an integer item id');
-        if (typeof e.rating !== 'number') throw new DataError(path, no, fieldName('rating'), 'expected a number');
-        if (typeof e.ts !== 'number') throw new DataError(path, no, fieldName('timestamp'), 'expected a number');
-        if (e.id < 0 || e.id >= nItems) {
-          drop(log, 'event: item id not in info/*.txt', `${where} (${e.field < 0 ? 'item_id' : `history_item_id[${e.field}]`} = ${e.id})`);
+      for (let j = 0; j <= n; j++) {
+        const asin = asins[j];
+        const id = ids[j];
+        const rating = ratings[j];
+        const ts = stamps[j];
+        if (typeof asin !== 'string' || asin === '') throw new DataError(path, no, colName(j, n, 'item_asin', 'item_asins'), 'expected a non-empty ASIN string');
+        if (typeof id !== 'number' || !Number.isInteger(id)) throw new DataError(path, no, colName(j, n, 'item_id', 'history_item_id'), 'expected an integer item id');
+        if (typeof rating !== 'number') throw new DataError(path, no, colName(j, n, 'rating', 'history_rating'), 'expected a number');
+        if (typeof ts !== 'number') throw new DataError(path, no, colName(j, n, 'timestamp', 'history_timestamp'), 'expected a number');
+        if (id < 0 || id >= nItems) {
+          drop(log, 'event: item id not in info/*.txt', `${path}:${no} (${colName(j, n, 'item_id', 'history_item_id')} = ${id})`);
           continue;
         }
-        const prevItem = asinItem.get(e.asin);
-        if (prevItem !== undefined && prevItem !== e.id) {
-          throw new DataError(path, no, e.field < 0 ? 'item_id' : `history_item_id[${e.field}]`, `ASIN ${e.asin} has item id ${e.id} here but ${prevItem} elsewhere`);
+        const prevItem = asinItem.get(asin);
+        if (prevItem !== undefined && prevItem !== id) {
+          throw new DataError(path, no, colName(j, n, 'item_id', 'history_item_id'), `ASIN ${asin} has item id ${id} here but ${prevItem} elsewhere`);
         }
-        if (asinOf[e.id] !== undefined && asinOf[e.id] !== e.asin) {
-          throw new DataError(path, no, e.field < 0 ? 'item_asin' : `item_asins[${e.field}]`, `item id ${e.id} has ASIN ${e.asin} here but ${asinOf[e.id]} elsewhere`);
+        if (asinOf[id] !== undefined && asinOf[id] !== asin) {
+          throw new DataError(path, no, colName(j, n, 'item_asin', 'item_asins'), `item id ${id} has ASIN ${asin} here but ${asinOf[id]} elsewhere`);
         }
-        asinItem.set(e.asin, e.id);
-        asinOf[e.id] = e.asin;
-        if (typeof e.title === 'string' && e.title !== titles[e.id]) titleMismatch++;
-        const key = `${u}\u0000${e.asin}\u0000${e.ts}\u0000${e.rating}`;
+        asinItem.set(asin, id);
+        asinOf[id] = asin;
+        if (htitles && htitles[j] !== titles[id]) titleMismatch++;
+        const key = `${u}\u0000${asin}\u0000${ts}\u0000${rating}`;
         let ev = eventKey.get(key);
         if (ev === undefined) {
           eventKey.set(key, (ev = events.length));
-          events.push({ user: u, asin: e.asin, item: e.id + 1, rating: e.rating, timestamp: e.ts, firstSeen: events.length });
+          events.push({ user: u, asin, item: id + 1, rating, timestamp: ts, firstSeen: events.length });
         } else {
-          drop(log, 'event: repeat of an event already read from another row (deduplicated)');
+          dedup++;
         }
         seq.push(ev);
       }
@@ -180,6 +187,7 @@ export async function readD3(dir: string, opts: { window?: number } = {}): Promi
     if (!h) throw new DataError(path, 1, undefined, `${split} split is empty: expected a header row`);
   }
   if (events.length === 0) throw new DataError(dir, undefined, undefined, 'no events in the D3 splits');
+  drop(log, 'event: repeat of an event already read from another row (deduplicated)', undefined, dedup);
 
   // Per-user order: the source's own sequence order, as recorded by consecutive positions in the histories
   // (a topological order of those precedences, smallest timestamp first, then first-seen).

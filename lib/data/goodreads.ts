@@ -3,21 +3,11 @@
 import { join } from 'node:path';
 import { ConfigError, DataError } from '../util/errors';
 import { makeRng, shuffleInPlace } from '../util/rng';
-import { drop, dropNotes, fileProvenance, findSourceFile, makeDropLog, readText } from './sourceFiles';
+import { drop, dropNotes, fileProvenance, findSourceFile, makeDropLog, parseJson, readText } from './sourceFiles';
 import { padItem, type Dataset, type Interaction, type Item, type Sample } from './types';
 
-/** JSON.parse with a DataError that names the file and the 1-based line of a syntax error. */
 async function readJson(path: string): Promise<unknown> {
-  const text = await readText(path);
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    const msg = (err as Error).message;
-    const pos = /position (\d+)/.exec(msg);
-    const lineCol = /line (\d+)/.exec(msg);
-    const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : lineCol ? Number(lineCol[1]) : undefined;
-    throw new DataError(path, line, undefined, `not valid JSON: ${msg}`);
-  }
+  return parseJson(path, await readText(path));
 }
 
 function requireFile(dir: string, candidates: string[], what: string): string {

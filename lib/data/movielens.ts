@@ -177,13 +177,15 @@ async function readGroupLensCsv(dir: string, log: DropLog): Promise<Source> {
   const catalog: CatalogEntry[] = [];
   const seen = new Map<string, number>();
   let mh: Record<string, number> | undefined;
+  let nMovieFields = 0;
   for await (const [rec, no] of readCsv(movieFile)) {
     if (!mh) {
       mh = headerIndex(movieFile, rec, ['movieId', 'title'], ['genres']);
+      nMovieFields = rec.length;
       continue;
     }
-    if (rec.length < 2 || rec[mh.movieId] === undefined || rec[mh.title] === undefined) {
-      throw new DataError(movieFile, no, undefined, `expected movieId,title,genres, got ${rec.length} fields`);
+    if (rec.length !== nMovieFields) {
+      throw new DataError(movieFile, no, undefined, `expected ${nMovieFields} fields like the header, got ${rec.length}`);
     }
     const ext = rec[mh.movieId].trim();
     if (ext === '') throw new DataError(movieFile, no, 'movieId', 'empty movie id');

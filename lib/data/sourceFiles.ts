@@ -8,13 +8,17 @@
 //   - CSV quoting that cannot be parsed (after a broken quote the rest of the file cannot be trusted);
 //   - a JSON line (JSONL) or a JSON file that cannot be parsed (usually a truncated download);
 //   - a catalog problem: a duplicate item id (or title, where titles are the ids), an empty title in a catalog that
-//     has no title filter of its own (MovieLens, D3 info, GoodReads id2name), item ids that are not 0..N−1 where
-//     the reader maps source id k to our id k+1, a D3 ASIN seen with two different item ids;
+//     has no title filter of its own (MovieLens, D3 info, GoodReads id2name), a catalog row with the wrong number
+//     of fields, item ids that are not 0..N−1 where the reader maps source id k to our id k+1, a D3 ASIN seen with
+//     two different item ids, a GoodReads name2id entry that disagrees with id2name;
+//     (Amazon metadata is the exception: its item problems — no title, empty title, no parent_asin, a repeated
+//     parent_asin — are dropped and counted, because the spec's own filter drops items and one odd record in a
+//     multi-GB file should not stop a run);
 //   - a list column whose Python literal cannot be parsed, or whose history lists differ in length (D3);
 //   - nothing usable left (no interactions, no samples).
 //  Dropped and counted in provenance.dropped (reason → count), with the first place it happened in provenance.notes:
-//   - a data row with the wrong number of fields, an empty required value, or a rating/timestamp that is not a
-//     finite number;
+//   - a data row (rating, review, D3 sample row, tag, GoodReads record) with the wrong number of fields, an empty
+//     or missing required value, or a rating/timestamp that is not a finite number;
 //   - an interaction whose item is not in the catalog (unknown item id or title), and, for Amazon, whose item did
 //     not survive the spec's item filter;
 //   - rows removed by the protocol itself (time window, K-core, Amazon item filter reasons, duplicate events);
@@ -207,81 +211,182 @@ export function dropNotes(log: DropLog): string[] {
  * tuples, None, True/False and nan are rejected. Throws an Error with the character position on bad input.
  */
 export function parsePythonList(text: string): (string | number)[] {
-  let i = 0;
-  const n = text.length;
-  const fail = (what: string): never => {
-    throw new Error(`bad Python list literal at character ${i + 1}: ${what} in ${JSON.stringify(text.slice(0, 80))}`);
-  };
-  const ws = () => {
-    while (i < n && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
-  };
-  const str = (): string => {
-    const q = text[i++];
-    let out = '';
-    for (;;) {
-      if (i >= n) fail('unterminated string');
-      const c = text[i++];
-      if (c === q) return out;
-      if (c === '\n') fail('newline inside a string');
-      if (c !== '\\') {
-        out += c;
-        continue;
-      }
-      if (i >= n) fail('unterminated escape');
-      const e = text[i++];
-      const simple: Record<string, string> = {
-        '\\': '\\', "'": "'", '"': '"', n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', f: '\f', v: '\v', '\n': '',
-      };
-      if (e in simple) out += simple[e];
-      else if (e >= '0' && e <= '7') {
-        let oct = e;
-        while (oct.length < 3 && i < n && text[i] >= '0' && text[i] <= '7') oct += text[i++];
-        out += String.fromCodePoint(parseInt(oct, 8));
-      } else if (e === 'x' || e === 'u' || e === 'U') {
-        const len = e === 'x' ? 2 : e === 'u' ? 4 : 8;
-        const hex = text.slice(i, i + len);
-        if (!new RegExp(`^[0-9a-fA-F]{${len}}$`).test(hex)) fail(`bad \\${e} escape`);
-        const cp = parseInt(hex, 16);
-        if (cp > 0x10ffff) fail(`bad \\${e} escape`);
-        out += String.fromCodePoint(cp);
-        i += len;
-      } else out += '\\' + e; // Python keeps unknown escapes verbatim
-    }
-  };
-  const num = (): number => {
-    const m = /^[+-]?(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?/.exec(text.slice(i));
-    if (!m || m[0] === '' || m[0] === '+' || m[0] === '-') fail('expected a string or a number');
-    i += m![0].length;
-    return Number(m![0].replace(/_/g, ''));
-  };
-  ws();
-  if (text[i] !== '[') fail('expected "["');
-  i++;
+  const c: Cursor = { s: text, i: 0 };
+  skipWs(c);
+  if (text[c.i] !== '[') failAt(c, 'expected "["');
+  c.i++;
   const out: (string | number)[] = [];
-  ws();
-  if (text[i] === ']') {
-    i++;
+  skipWs(c);
+  if (text[c.i] === ']') {
+    c.i++;
   } else {
     for (;;) {
-      ws();
-      if (text[i] === ']' && out.length > 0) {
-        i++; // trailing comma, as Python allows
+      skipWs(c);
+      if (text[c.i] === ']' && out.length > 0) {
+        c.i++; // trailing comma, as Python allows
         break;
       }
-      out.push(text[i] === "'" || text[i] === '"' ? str() : num());
-      ws();
-      if (text[i] === ',') {
-        i++;
+      out.push(text[c.i] === "'" || text[c.i] === '"' ? readPyString(c) : readPyNumber(c));
+      skipWs(c);
+      if (text[c.i] === ',') {
+        c.i++;
         continue;
       }
-      if (text[i] === ']') {
-        i++;
+      if (text[c.i] === ']') {
+        c.i++;
         break;
       }
-      fail('expected "," or "]"');
+      failAt(c, 'expected "," or "]"');
     }
   }
-  ws();
-  if (i !== n) fail('unexpected text after "]"');
+  skipWs(c);
+  if (c.i !== text.length) failAt(c, 'unexpected text after "]"');
   return out;
+}
+
+// parsePythonList internals: module-level functions over a cursor (no closures per call: this runs per CSV cell).
+interface Cursor {
+  s: string;
+  i: number;
+}
+
+function failAt(c: Cursor, what: string): never {
+  throw new Error(`bad Python list literal at character ${c.i + 1}: ${what} in ${JSON.stringify(c.s.slice(0, 80))}`);
+}
+
+function skipWs(c: Cursor): void {
+  while (c.i < c.s.length && (c.s[c.i] === ' ' || c.s[c.i] === '\t' || c.s[c.i] === '\n' || c.s[c.i] === '\r')) c.i++;
+}
+
+const PY_SIMPLE_ESCAPES: Record<string, string> = {
+  '\\': '\\', "'": "'", '"': '"', n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', f: '\f', v: '\v', '\n': '',
+};
+const PY_NUMBER = /[+-]?(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?/y;
+
+function readPyString(c: Cursor): string {
+  const s = c.s;
+  const q = s[c.i++];
+  let out = '';
+  for (;;) {
+    // copy the run up to the next quote, backslash or newline in one slice
+    let j = c.i;
+    while (j < s.length && s[j] !== q && s[j] !== '\\' && s[j] !== '\n') j++;
+    out += s.slice(c.i, j);
+    c.i = j;
+    if (c.i >= s.length) failAt(c, 'unterminated string');
+    const ch = s[c.i++];
+    if (ch === q) return out;
+    if (ch === '\n') failAt(c, 'newline inside a string');
+    if (c.i >= s.length) failAt(c, 'unterminated escape');
+    const e = s[c.i++];
+    if (e in PY_SIMPLE_ESCAPES) out += PY_SIMPLE_ESCAPES[e];
+    else if (e >= '0' && e <= '7') {
+      let oct = e;
+      while (oct.length < 3 && c.i < s.length && s[c.i] >= '0' && s[c.i] <= '7') oct += s[c.i++];
+      out += String.fromCodePoint(parseInt(oct, 8));
+    } else if (e === 'x' || e === 'u' || e === 'U') {
+      const len = e === 'x' ? 2 : e === 'u' ? 4 : 8;
+      const hex = s.slice(c.i, c.i + len);
+      if (hex.length !== len || !/^[0-9a-fA-F]+$/.test(hex) || parseInt(hex, 16) > 0x10ffff) failAt(c, `bad \\${e} escape`);
+      out += String.fromCodePoint(parseInt(hex, 16));
+      c.i += len;
+    } else out += '\\' + e; // Python keeps unknown escapes verbatim
+  }
+}
+
+function readPyNumber(c: Cursor): number {
+  PY_NUMBER.lastIndex = c.i;
+  const m = PY_NUMBER.exec(c.s);
+  if (!m || m[0] === '') failAt(c, 'expected a string or a number');
+  c.i += m[0].length;
+  return Number(m[0].replace(/_/g, ''));
+}
+
+/** JSON.parse with a DataError naming the file and the 1-based line of the first syntax error. */
+export function parseJson(path: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    // Node 20's JSON.parse messages carry no position, so find it with a small validator.
+    const at = jsonErrorOffset(text);
+    const line = at === undefined ? undefined : text.slice(0, at).split('\n').length;
+    throw new DataError(path, line, undefined, `not valid JSON: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** Offset of the first JSON syntax error in `text` (RFC 8259 grammar), or undefined if there is none. */
+export function jsonErrorOffset(text: string): number | undefined {
+  let i = 0;
+  const NUM = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+  class Bad {
+    constructor(readonly at: number) {}
+  }
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i])) i++;
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') return void i++;
+      for (;;) {
+        ws();
+        if (text[i] !== '"') throw new Bad(i);
+        str();
+        ws();
+        if (text[i] !== ':') throw new Bad(i);
+        i++;
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === '}') return void i++;
+        else throw new Bad(i);
+      }
+    }
+    if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') return void i++;
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === ']') return void i++;
+        else throw new Bad(i);
+      }
+    }
+    if (c === '"') return str();
+    for (const lit of ['true', 'false', 'null']) if (text.startsWith(lit, i)) return void (i += lit.length);
+    NUM.lastIndex = i;
+    const m = NUM.exec(text);
+    if (!m) throw new Bad(i);
+    i += m[0].length;
+  };
+  const str = (): void => {
+    i++;
+    for (;;) {
+      if (i >= text.length) throw new Bad(i);
+      const ch = text.charCodeAt(i);
+      if (ch === 34) return void i++;
+      if (ch < 0x20) throw new Bad(i);
+      if (ch === 92) {
+        const e = text[i + 1];
+        if (e === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) throw new Bad(i);
+          i += 6;
+        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
+        else throw new Bad(i);
+      } else i++;
+    }
+  };
+  try {
+    value();
+    ws();
+    return i < text.length ? i : undefined;
+  } catch (e) {
+    if (e instanceof Bad) return e.at;
+    throw e;
+  }
 }
