@@ -6,7 +6,8 @@
 // A notebook without an entry still runs, and must still write <results>/<notebook name>/manifest.json.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -158,6 +159,38 @@ function mimeTypes(executed: string): Set<string> {
   for (const c of nb.cells) for (const o of c.outputs ?? []) for (const k of Object.keys(o.data ?? {})) types.add(k);
   return types;
 }
+
+function libFiles(dir = path.join(ROOT, 'lib')): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? libFiles(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : [],
+  );
+}
+
+// tslab resolves './x' to x.ts (or x.js) only: an import of a folder (its index.ts) fails inside the kernel.
+test('lib/ never imports a folder (tslab cannot resolve index.ts)', () => {
+  const bad: string[] = [];
+  for (const f of libFiles()) {
+    const src = readFileSync(f, 'utf8');
+    for (const m of src.matchAll(/(?:from|import|require\()\s*'(\.{1,2}\/[^']*)'/g)) {
+      const target = path.resolve(path.dirname(f), m[1]);
+      if (existsSync(target) && statSync(target).isDirectory()) bad.push(`${path.relative(ROOT, f)}: '${m[1]}'`);
+    }
+  }
+  assert.deepEqual(bad, [], `import the file instead (e.g. '../report/index'):\n${bad.join('\n')}`);
+});
+
+// tslab type-checks with its own TypeScript 5.0.4 (not strict, no DOM lib, module resolution node10).
+test("lib/ compiles under tslab's TypeScript 5.0.4", () => {
+  const tsc = path.join(ROOT, 'node_modules', '@tslab', 'typescript-for-tslab', 'bin', 'tsc');
+  const args = ['--noEmit', '--lib', 'es2022', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'node',
+    '--esModuleInterop', '--resolveJsonModule', '--skipLibCheck', '--types', 'node'];
+  try {
+    execFileSync(process.execPath, [tsc, ...args, ...libFiles()], { cwd: ROOT, stdio: 'pipe' });
+  } catch (e) {
+    const out = `${(e as { stdout?: Buffer }).stdout ?? ''}${(e as { stderr?: Buffer }).stderr ?? ''}`;
+    assert.fail(`lib/ does not compile under tslab's TypeScript:\n${out.slice(0, 4000)}`);
+  }
+});
 
 test('there are notebooks to run', () => {
   assert.ok(notebooks.includes('00-data.ipynb'), `notebooks/: ${notebooks.join(', ')}`);
