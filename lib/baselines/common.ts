@@ -239,8 +239,18 @@ export function normalVar(rng: ReturnType<typeof makeRng>, shape: number[], std:
   const n = shape.reduce((a, b) => a * b, 1);
   const v = new Float32Array(n);
   for (let i = 0; i < n; i++) v[i] = rng.normal() * std;
-  return tf.variable(tf.tensor(v, shape), true, name);
+  return ownedVariable(tf.tensor(v, shape), name);
 }
+
+/** tf.variable copies its initial value and leaves it alive: dispose it so a disposed model frees everything. */
+function ownedVariable(init: tf.Tensor, name: string): tf.Variable {
+  const v = tf.variable(init, true, `${name}_${++variableCounter}`);
+  init.dispose();
+  return v;
+}
+
+// tfjs variable names are global; a counter keeps them unique across models in one process
+let variableCounter = 0;
 
 /** Xavier/Glorot normal (the original SASRec initialisation). */
 export function xavierVar(rng: ReturnType<typeof makeRng>, shape: [number, number], name: string): tf.Variable {
@@ -248,7 +258,7 @@ export function xavierVar(rng: ReturnType<typeof makeRng>, shape: [number, numbe
 }
 
 export function constVar(shape: number[], value: number, name: string): tf.Variable {
-  return tf.variable(tf.fill(shape, value), true, name);
+  return ownedVariable(tf.fill(shape, value), name);
 }
 
 export function countParams(p: Params): number {
