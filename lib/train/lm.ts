@@ -215,6 +215,7 @@ export async function lmRank(job: LMJob, comm: Collective, hooks?: LMHooks): Pro
     }
     if ((tc.checkpointEvery > 0 && (step + 1) % tc.checkpointEvery === 0) || last) save(step + 1);
   }
+  if (tc.steps === 0) save(0); // an untrained model is still a checkpoint later stages can start from
   disposeAdamW(opt);
   const secs = (performance.now() - t0) / 1000;
   return { curves, steps: end, tokensPerSec: tokensDone / Math.max(secs, 1e-9), world: comm.world, params };

@@ -1,0 +1,296 @@
+// runExperiment: the one experiment API the CLI and the notebooks call. Data → language model (tokenizer + warm-up,
+// shared by the LM methods) → every method trained and evaluated on the same valid/test samples → one results
+// folder: metrics table (CSV/Markdown/LaTeX), per-method JSON (metrics, segments, per-sample ranks, curves, texts,
+// latency), and a manifest (config, seed, backend, data provenance, commit, durations).
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadDataset } from '../data/registry';
+import type { Dataset, Sample } from '../data/types';
+import { initBackend, backendName } from '../model/backend';
+import { evaluateRanking, type EvalResult } from '../eval/evaluate';
+import { pairedTTest } from '../eval/stats';
+import { metricPerSample } from '../eval/metrics';
+import { trainPopularity } from '../baselines/popularity';
+import { trainSASRec } from '../baselines/sasrec';
+import { trainGRU4Rec } from '../baselines/gru4rec';
+import { trainCaser } from '../baselines/caser';
+import type { TrainedBaseline } from '../baselines/common';
+import { runRecPO, type RecCurves, type RecResult } from '../train/recpo';
+import { defaultWorld } from '../train/parallel';
+import { writeTable, type Row } from '../report/table';
+import { makeManifest } from '../util/manifest';
+import { sha256, stableStringify } from '../util/hash';
+import { hashSeed, makeRng, shuffleInPlace } from '../util/rng';
+import {
+  applyOverrides, isLMMethod, methodRecConfig, validateExperimentConfig, type ExperimentConfig, type MethodSpec,
+} from './config';
+import { prepareLanguageModel, type PreparedLM } from './languageModel';
+
+export const METRIC_COLUMNS = ['HR@5', 'NDCG@5', 'HR@10', 'NDCG@10', 'HR@20', 'NDCG@20'];
+
+/** What is kept of an evaluation: JSON-safe (unrankable = null rank). */
+export interface StoredEval {
+  metrics: Record<string, number>;
+  n: number;
+  segments: EvalResult['segments'];
+  repeatTargets: number;
+  ranks: (number | null)[];
+  sampleIndex: number[];
+}
+
+export interface MethodResult {
+  name: string;
+  kind: string;
+  valid: StoredEval;
+  test: StoredEval;
+  trainSec: number;
+  evalSec: number;
+  /** RecPO curves or baseline epoch curves */
+  curves: RecCurves | unknown;
+  bestStep?: number;
+  texts?: RecResult['texts'];
+  meanReasoningTokens?: number;
+  latency?: RecResult['latency'];
+  configHash: string;
+  config: unknown;
+}
+
+export interface ExperimentResult {
+  config: ExperimentConfig;
+  dataset: Dataset;
+  outDir: string;
+  methods: MethodResult[];
+  /** table rows: one per method (test metrics, relative improvement, significance) */
+  table: ResultTable;
+  lm?: PreparedLM;
+  manifest: Record<string, unknown>;
+}
+
+export interface ExperimentHooks {
+  log?: (msg: string) => void;
+  onLMStep?: (info: { step: number; steps: number; loss: number }) => void;
+  onRecStep?: (method: string, info: { step: number; steps: number; reward: number; length: number }) => void;
+  onMethodDone?: (m: MethodResult) => void;
+}
+
+function store(r: EvalResult): StoredEval {
+  return {
+    metrics: r.metrics,
+    n: r.n,
+    segments: r.segments,
+    repeatTargets: r.repeatTargets,
+    ranks: Array.from(r.ranks, (x) => (Number.isFinite(x) ? x : null)),
+    sampleIndex: Array.from(r.sampleIndex),
+  };
+}
+
+export function storedRanks(e: StoredEval): Float64Array {
+  return Float64Array.from(e.ranks, (x) => (x === null ? Infinity : x));
+}
+
+/** A seeded subset of a split (0 = all), sorted, the same for every method of the experiment. */
+export function evalSubset(n: number, want: number, seed: number, split: string): number[] {
+  const all = Array.from({ length: n }, (_, i) => i);
+  if (want <= 0 || want >= n) return all;
+  return shuffleInPlace(all, makeRng(hashSeed(seed, 'eval-subset', split))).slice(0, want).sort((a, b) => a - b);
+}
+
+export function slug(name: string): string {
+  return name.normalize('NFKD').replace(/[^\w.-]+/g, '_').replace(/^_+|_+$/g, '') || 'method';
+}
+
+async function runBaseline(ds: Dataset, cfg: ExperimentConfig, m: MethodSpec, valid: Sample[], test: Sample[]): Promise<MethodResult> {
+  const local = applyOverrides(cfg, m.set ?? {});
+  const t0 = performance.now();
+  let trained: TrainedBaseline;
+  if (m.kind === 'popularity') trained = trainPopularity(ds);
+  else if (m.kind === 'sasrec') trained = await trainSASRec(ds, local.sasrec);
+  else if (m.kind === 'gru4rec') trained = await trainGRU4Rec(ds, local.gru4rec);
+  else trained = await trainCaser(ds, local.caser);
+  const trainSec = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const v = await evaluateRanking(ds, valid, trained.scorer);
+  const t = await evaluateRanking(ds, test, trained.scorer);
+  const evalSec = (performance.now() - t1) / 1000;
+  const result: MethodResult = {
+    name: m.name, kind: m.kind, valid: store(v), test: store(t), trainSec, evalSec, curves: trained.curves,
+    bestStep: trained.bestEpoch, configHash: '', config: trained.config,
+  };
+  trained.dispose();
+  return result;
+}
+
+/** Relative improvement (%) of `a` over `b`; null when b is 0. */
+const improvement = (a: number, b: number) => (b > 0 ? (100 * (a - b)) / b : null);
+
+export interface ResultTable {
+  /** one row per method: test metrics, valid NDCG@10, n */
+  rows: Row[];
+  /** R²ec vs the best other method per metric: relative improvement (%) and paired t-test p-value */
+  comparison?: { metric: string; best: string; improvementPct: number | null; p: number }[];
+  /** the method the comparison is about (the first R²ec-kind method) */
+  reference?: string;
+}
+
+/**
+ * Test metrics per method. For the first R²ec-kind method, each metric is compared with the best other method on
+ * that metric: relative improvement and a paired two-sided t-test on the per-sample values (the paper's protocol).
+ */
+export function buildTable(methods: MethodResult[]): ResultTable {
+  const rows: Row[] = methods.map((m) => {
+    const row: Row = { Method: m.name };
+    for (const k of METRIC_COLUMNS) row[k] = m.test.metrics[k];
+    row['valid NDCG@10'] = m.valid.metrics['NDCG@10'];
+    row.n = m.test.n;
+    return row;
+  });
+  const ref = methods.find((m) => m.kind === 'r2ec');
+  const others = methods.filter((m) => m !== ref);
+  if (!ref || others.length === 0) return { rows };
+  const comparison = METRIC_COLUMNS.map((metric) => {
+    const best = others.reduce((a, b) => (b.test.metrics[metric] > a.test.metrics[metric] ? b : a));
+    const tt = pairedTTest(metricPerSample(storedRanks(ref.test), metric), metricPerSample(storedRanks(best.test), metric));
+    return { metric, best: best.name, improvementPct: improvement(ref.test.metrics[metric], best.test.metrics[metric]), p: tt.p };
+  });
+  return { rows, comparison, reference: ref.name };
+}
+
+function comparisonText(t: ResultTable): string {
+  if (!t.comparison) return '';
+  return (
+    `${t.reference} vs the best other method per metric: ` +
+    t.comparison
+      .map((c) => `${c.metric} ${c.improvementPct === null ? 'n/a' : `${c.improvementPct >= 0 ? '+' : ''}${c.improvementPct.toFixed(1)}%`} vs ${c.best} (p=${c.p.toFixed(3)})`)
+      .join('; ') +
+    '. † = p < 0.05 (paired two-sided t-test on per-sample values).'
+  );
+}
+
+/** Write metrics.{csv,md,tex} with best/second marks and significance daggers on the reference row. */
+export function writeResultTable(dir: string, name: string, t: ResultTable, caption: string, label: string): void {
+  const better = Object.fromEntries(METRIC_COLUMNS.map((k) => [k, 'higher' as const]));
+  const sig = new Map((t.comparison ?? []).map((c) => [c.metric, c.p < 0.05]));
+  writeTable(dir, name, t.rows, {
+    caption,
+    label,
+    better: { ...better, 'valid NDCG@10': 'higher' },
+    decimals: 4,
+    marks: (row, col) => (row.Method === t.reference && sig.get(col) ? '†' : undefined),
+    footnote: comparisonText(t),
+  });
+}
+
+export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHooks = {}): Promise<ExperimentResult> {
+  const log = hooks.log ?? ((msg: string) => process.stderr.write(`${msg}\n`));
+  const tStart = performance.now();
+  validateExperimentConfig(cfgIn);
+  const cfg = structuredClone(cfgIn);
+  await initBackend({ log: false });
+  const ds = await loadDataset(cfg.dataset, cfg.datasetOptions as never);
+  validateExperimentConfig(cfg, ds.items.length - 1);
+  for (const m of cfg.methods) if (m.set) validateExperimentConfig(applyOverrides(cfg, m.set), ds.items.length - 1);
+  const world = cfg.world > 0 ? cfg.world : defaultWorld();
+  const outDir = path.join(cfg.resultsDir, cfg.experiment, cfg.dataset);
+  fs.mkdirSync(path.join(outDir, 'methods'), { recursive: true });
+  log(
+    `experiment ${cfg.experiment} on ${cfg.dataset}${ds.provenance.synthetic ? ' (synthetic data)' : ''}, profile ${cfg.profile}, ` +
+      `backend ${backendName()}, ${world} rank(s) → ${outDir}`,
+  );
+  const validIdx = evalSubset(ds.samples.valid.length, cfg.eval.validSamples, cfg.seed, 'valid');
+  const testIdx = evalSubset(ds.samples.test.length, cfg.eval.testSamples, cfg.seed, 'test');
+  const valid = validIdx.map((i) => ds.samples.valid[i]);
+  const test = testIdx.map((i) => ds.samples.test[i]);
+  const durations: Record<string, number> = {};
+  let lm: PreparedLM | undefined;
+  if (cfg.methods.some((m) => isLMMethod(m.kind))) {
+    const t0 = performance.now();
+    lm = await prepareLanguageModel(ds, cfg, world, {
+      log,
+      onStep: (i) => hooks.onLMStep?.({ step: i.step, steps: i.steps, loss: i.loss }),
+    });
+    durations.languageModel = (performance.now() - t0) / 1000;
+  }
+  const methods: MethodResult[] = [];
+  for (const m of cfg.methods) {
+    const t0 = performance.now();
+    const file = path.join(outDir, 'methods', `${slug(m.name)}.json`);
+    const local = applyOverrides(cfg, m.set ?? {});
+    const hashInput = isLMMethod(m.kind)
+      ? { rec: methodRecConfig(cfg, m), lm: lm!.key, validIdx, testIdx, eval: local.eval }
+      : { kind: m.kind, sasrec: local.sasrec, gru4rec: local.gru4rec, caser: local.caser, validIdx, testIdx, data: ds.provenance.key };
+    const configHash = sha256(stableStringify(hashInput)).slice(0, 16);
+    if (cfg.resume && fs.existsSync(file)) {
+      const prev = JSON.parse(fs.readFileSync(file, 'utf8')) as MethodResult;
+      if (prev.configHash === configHash) {
+        log(`${m.name}: reusing finished result (${file})`);
+        methods.push(prev);
+        hooks.onMethodDone?.(prev);
+        continue;
+      }
+    }
+    log(`${m.name}: training (${m.kind})`);
+    let result: MethodResult;
+    if (isLMMethod(m.kind)) {
+      const rec = methodRecConfig(cfg, m);
+      const workDir = path.join(outDir, 'checkpoints', `${slug(m.name)}-${configHash}`);
+      const r = await runRecPO(
+        {
+          method: m.name,
+          dataset: { name: cfg.dataset, options: cfg.datasetOptions as never },
+          tokenizer: lm!.tokenizer,
+          model: lm!.model,
+          initCheckpoint: lm!.checkpoint,
+          config: rec,
+          validIdx,
+          testIdx,
+          workDir,
+          latencyRequests: local.eval.latencyRequests,
+          keepTexts: local.eval.keepTexts,
+        },
+        world,
+        {
+          onStep: (i) => hooks.onRecStep?.(m.name, i),
+          onEval: (i) => log(`${m.name}: valid NDCG@10 ${i.ndcg10.toFixed(4)} HR@10 ${i.hr10.toFixed(4)} at step ${i.step}`),
+        },
+      );
+      result = {
+        name: m.name, kind: m.kind, valid: store(r.valid), test: store(r.test),
+        trainSec: r.durationsSec.train ?? 0, evalSec: r.durationsSec.evaluate ?? 0, curves: r.curves, bestStep: r.bestStep,
+        texts: r.texts, meanReasoningTokens: r.meanReasoningTokens, latency: r.latency, configHash, config: rec,
+      };
+    } else {
+      result = { ...(await runBaseline(ds, cfg, m, valid, test)), configHash };
+    }
+    fs.writeFileSync(file, JSON.stringify(result));
+    durations[m.name] = (performance.now() - t0) / 1000;
+    log(`${m.name}: test NDCG@10 ${result.test.metrics['NDCG@10'].toFixed(4)} HR@10 ${result.test.metrics['HR@10'].toFixed(4)} (n=${result.test.n}, ${durations[m.name].toFixed(0)} s)`);
+    methods.push(result);
+    hooks.onMethodDone?.(result);
+  }
+  const table = buildTable(methods);
+  durations.total = (performance.now() - tStart) / 1000;
+  const manifest = makeManifest({
+    backend: backendName(),
+    seed: cfg.seed,
+    config: cfg,
+    data: { name: ds.name, synthetic: ds.provenance.synthetic, provenance: ds.provenance },
+    world,
+    evaluation: {
+      validSamples: valid.length, testSamples: test.length, ofValid: ds.samples.valid.length, ofTest: ds.samples.test.length,
+      note: 'seeded subsets, identical for every method; full ranking over the catalog, history masked, pad never ranked, pessimistic ties',
+    },
+    languageModel: lm ? { key: lm.key, parameters: lm.parameters, tokens: lm.tokens, cached: lm.cached, model: lm.model } : undefined,
+    durationsSec: durations,
+  });
+  const caption =
+    `${cfg.experiment} on ${ds.name}${ds.provenance.synthetic ? ' (synthetic)' : ''}: test metrics over ${test.length} samples ` +
+    `(profile ${cfg.profile}, seed ${cfg.seed}, backend ${backendName()}). Best per column in bold, second underlined.`;
+  writeResultTable(outDir, 'metrics', table, caption, `tab:${slug(cfg.experiment)}-${slug(cfg.dataset)}`);
+  fs.writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  fs.writeFileSync(
+    path.join(outDir, 'curves.json'),
+    JSON.stringify({ languageModel: lm?.curves, methods: Object.fromEntries(methods.map((m) => [m.name, m.curves])) }),
+  );
+  log(`wrote ${outDir}/metrics.{csv,md,tex}, manifest.json, curves.json, methods/*.json (${durations.total.toFixed(0)} s)`);
+  return { config: cfg, dataset: ds, outDir, methods, table, lm, manifest };
+}

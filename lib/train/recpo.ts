@@ -1,0 +1,794 @@
+// RecPO: reinforcement learning of R²ec (method spec §3–§5), written SPMD-style: every rank runs `recpoRank` on its
+// shard of users, exactly as the reference code runs on several GPUs. Ranks exchange gradients (summed), the
+// detached in-batch item and user vectors (as the code's "gather negatives across GPUs"), and item-table rows.
+//
+// One step (spec §4, Alg. 1):
+//   1. rollouts: G reasoning texts per user, sampled until `<answer>`;
+//   2. reward pass: user vector after the reasoning, scored against the cached item table (history masked),
+//      R = β·R_c + (1−β)·R_d;
+//   3. group advantages (GRPO or RLOO); 4. best-trajectory mask (top `relabelTopK` advantages);
+//   5. Eq. 8 as the paper intends (§7.1): token-level clipped policy-gradient terms for every trajectory plus the
+//      in-batch softmax item term for the best trajectory; the batch's target items are encoded with gradient and
+//      their detached vectors overwrite their item-table rows. A `reference-code` objective reproduces the code's
+//      broadcasting bug for comparison.
+// No dropout, so the reward pass and the policy forward are the same computation: we run it once, under the tape.
+import fs from 'node:fs';
+import path from 'node:path';
+import { tf, initBackend, backendName } from '../model/backend';
+import type { ModelConfig } from '../model/config';
+import { forward, lmLogits, padBatch, paramNames, type Params, type TokenBatch } from '../model/decoder';
+import { tokenLogProbs } from '../model/losses';
+import { generate, GREEDY, type SamplingConfig } from '../model/generate';
+import { readOut, encodeSequences, type Pooling } from '../model/readout';
+import { recScores, prepareVectors, type RecHeadConfig } from '../model/recHead';
+import {
+  loadCheckpoint, hasCheckpoint, saveCheckpoint, paramsToArrays, paramsFromArrays, assignParams,
+  optimizerToArrays, restoreOptimizer, type NamedArrays,
+} from '../model/checkpoint';
+import { loadDataset, type LoadOptions } from '../data/registry';
+import type { Dataset, Sample } from '../data/types';
+import { tokenizerFromJSON, type Tokenizer } from '../text/bpe';
+import { encodeChat, completeReasoning, ASSISTANT_SPECIALS } from '../text/chat';
+import { userPrompt, itemPrompt, ITEM_ASSISTANT_PREFILL } from '../text/prompts';
+import { adamWStep, initAdamW, disposeAdamW, type AdamWConfig } from './optimizer';
+import { lrAt, type LrSchedule } from './schedule';
+import { allReduceGrads, paramGrads } from './grads';
+import { runSpmd, shardRange, type Collective } from './parallel';
+import { fusedReward, type RewardConfig } from './rewards';
+import { groupAdvantages, bestTrajectoryMask, type AdvantageKind } from './advantages';
+import { evaluateRanking, type EvalResult } from '../eval/evaluate';
+import { hashSeed, makeRng, shuffleInPlace } from '../util/rng';
+import { R2ecError } from '../util/errors';
+
+export type RecVariant = 'r2ec' | 'no-reasoning' | 'cls-head';
+
+export interface RecPOConfig {
+  variant: RecVariant;
+  head: RecHeadConfig;
+  pooling: Pooling;
+  groupSize: number;
+  /** rollout sampling (temperature, top-k, top-p, max new tokens) */
+  rollout: SamplingConfig;
+  /** users (samples) per optimizer step, over all ranks */
+  usersPerStep: number;
+  reward: RewardConfig;
+  advantage: AdvantageKind;
+  relabelTopK: number;
+  /** gradient passes per rollout batch; > 1 makes the PPO clip matter */
+  updateEpochs: number;
+  clipLow: number;
+  clipHigh: number;
+  /** KL penalty to the frozen starting model (k3 estimator per token); 0 = none, as in the paper */
+  klCoef: number;
+  objective: 'eq8' | 'reference-code';
+  /** mask duplicate in-batch items of the target in the item term (the code does not, spec §7.7) */
+  dedupeInBatch: boolean;
+  optimizer: AdamWConfig;
+  schedule: LrSchedule;
+  steps: number;
+  /** evaluate on valid (and save) every n steps, and at step 0 */
+  evalEvery: number;
+  /** stop after this many evaluations without improvement of valid NDCG@10 (0 = never) */
+  patience: number;
+  /** extra full item-table refresh every n steps (0 = only at evaluations, as the code) */
+  refreshEvery: number;
+  /** history lines shown in the user prompt (spec: 20) */
+  promptHistory: number;
+  maxPromptTokens: number;
+  maxItemTokens: number;
+  /** samples per generation/encoding batch at evaluation */
+  evalBatch: number;
+  seed: number;
+}
+
+export interface RecJob {
+  method: string;
+  dataset: { name: string; options: LoadOptions };
+  tokenizer: unknown;
+  model: ModelConfig;
+  /** warm-up checkpoint to start from */
+  initCheckpoint: string;
+  config: RecPOConfig;
+  /** indices into ds.samples.valid / .test to evaluate (the experiment picks them once for all methods) */
+  validIdx: number[];
+  testIdx: number[];
+  /** run folder for checkpoints (latest/ and best/); resumed when latest/ exists */
+  workDir: string;
+  /** how many test requests to time at batch 1 (0 = none) */
+  latencyRequests: number;
+  /** keep this many test reasoning texts in the result */
+  keepTexts: number;
+  /** stop after this step in this call (to test resume) */
+  stopAfter?: number;
+}
+
+export interface RecCurves {
+  step: number[];
+  rewardMean: number[];
+  rewardStd: number[];
+  ndcgReward: number[];
+  reasoningLength: number[];
+  lossTok: number[];
+  lossRec: number[];
+  kl: number[];
+  gradNorm: number[];
+  lr: number[];
+  evalStep: number[];
+  validNdcg10: number[];
+  validHr10: number[];
+}
+
+export interface RecResult {
+  method: string;
+  valid: EvalResult;
+  test: EvalResult;
+  curves: RecCurves;
+  bestStep: number;
+  stepsRun: number;
+  /** test reasoning texts (first keepTexts), with their sample index */
+  texts: { sampleIndex: number; user: number; text: string; tokens: number }[];
+  meanReasoningTokens: number;
+  latency?: { perRequestSec: number[]; meanSec: number; medianSec: number; meanReasoningTokens: number };
+  durationsSec: Record<string, number>;
+  world: number;
+  backend: string;
+}
+
+export interface RecHooks {
+  onStep?: (info: { step: number; steps: number; reward: number; length: number; loss: number }) => void;
+  onEval?: (info: { step: number; ndcg10: number; hr10: number }) => void;
+  onPhase?: (phase: string) => void;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Per-rank context
+
+interface Ctx {
+  job: RecJob;
+  cfg: RecPOConfig;
+  mcfg: ModelConfig;
+  ds: Dataset;
+  tok: Tokenizer;
+  params: Params;
+  /** frozen starting weights for the KL penalty */
+  reference?: Params;
+  comm: Collective;
+  /** item table [N+1, d] (row 0 = pad, zeros) as host memory; identical on every rank */
+  table: Float32Array;
+  itemSeqs: number[][];
+  promptCache: Map<Sample, number[]>;
+  names: string[];
+}
+
+const d0 = () => performance.now();
+
+function userContent(ctx: Ctx, s: Sample): string {
+  const h = ctx.cfg.promptHistory;
+  return userPrompt(ctx.ds, h > 0 && s.history.length > h ? { ...s, history: s.history.slice(-h) } : s);
+}
+
+/** Generation prompt ids of a sample (history lines dropped from the middle if it does not fit). */
+function promptIds(ctx: Ctx, s: Sample): number[] {
+  let ids = ctx.promptCache.get(s);
+  if (!ids) {
+    ids = encodeChat(ctx.tok, userContent(ctx, s), undefined, { maxLen: ctx.cfg.maxPromptTokens, truncate: 'middle' }).ids;
+    ctx.promptCache.set(s, ids);
+  }
+  return ids;
+}
+
+/** The pooling study's 'token' read-out appends `<|emb|>` to every user and item sequence (paper Table 3). */
+function withReadoutToken(ctx: { cfg: RecPOConfig; tok: Tokenizer }, ids: number[]): number[] {
+  return ctx.cfg.pooling === 'token' ? ids.concat(ctx.tok.special.emb) : ids;
+}
+
+/** Item sequences: item prompt + prefilled `<answer>` (spec §2); row 0 (pad) gets an empty placeholder. */
+function buildItemSeqs(ctx: { cfg: RecPOConfig; tok: Tokenizer; ds: Dataset }): number[][] {
+  const seqs: number[][] = [[]];
+  const maxLen = ctx.cfg.maxItemTokens - (ctx.cfg.pooling === 'token' ? 1 : 0);
+  for (let id = 1; id < ctx.ds.items.length; id++) {
+    const ids = encodeChat(ctx.tok, itemPrompt(ctx.ds, ctx.ds.items[id]), ITEM_ASSISTANT_PREFILL, { maxLen, truncate: 'middle' }).ids;
+    seqs.push(withReadoutToken(ctx, ids));
+  }
+  return seqs;
+}
+
+/** Scoring sequence of a reasoning: prompt ids + re-tokenised `reasoning…<answer>` (spec §2 "Reasoning completion"). */
+function scoringIds(ctx: Ctx, prompt: number[], reasoningText: string): number[] {
+  const tail = ctx.tok.encode(completeReasoning(reasoningText), { allowSpecial: ASSISTANT_SPECIALS });
+  const room = ctx.mcfg.maxSeqLen - prompt.length - (ctx.cfg.pooling === 'token' ? 1 : 0);
+  // keep the read-out token: if too long, cut reasoning tokens before the final <answer>
+  const body = tail.length > room ? tail.slice(0, room - 1).concat(tail[tail.length - 1]) : tail;
+  return withReadoutToken(ctx, prompt.concat(body));
+}
+
+/** User sequence of the no-reasoning variant: `<answer>` right after the prompt (spec §7.11). */
+function directIds(ctx: Ctx, prompt: number[]): number[] {
+  return withReadoutToken(ctx, prompt.concat(ctx.tok.encode(ITEM_ASSISTANT_PREFILL, { allowSpecial: ASSISTANT_SPECIALS })));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Item table
+
+function tableTensor(ctx: Ctx): tf.Tensor2D {
+  return tf.tensor2d(ctx.table, [ctx.ds.items.length, ctx.mcfg.dModel]);
+}
+
+/** Full refresh: every item prompt re-encoded with the current weights, split over ranks (spec §3 "Full refresh"). */
+function refreshItemTable(ctx: Ctx): void {
+  if (ctx.cfg.variant === 'cls-head') return;
+  const n = ctx.ds.items.length - 1;
+  const [a, b] = shardRange(n, ctx.comm.rank, ctx.comm.world);
+  const ids = Array.from({ length: b - a }, (_, i) => a + 1 + i);
+  const vecs = encodeSequences(ctx.params, ctx.mcfg, ids.map((i) => ctx.itemSeqs[i]), ctx.cfg.pooling, 32);
+  const parts = ctx.comm.allGather(vecs);
+  const d = ctx.mcfg.dModel;
+  ctx.table.fill(0, 0, d);
+  let row = 1;
+  for (const p of parts) {
+    ctx.table.set(p, row * d);
+    row += p.length / d;
+  }
+}
+
+/** Overwrite item-table rows with detached vectors (spec §3 "Partial refresh"), same rows on every rank. */
+function writeRows(ctx: Ctx, items: number[], vecs: Float32Array): void {
+  const d = ctx.mcfg.dModel;
+  items.forEach((id, j) => ctx.table.set(vecs.subarray(j * d, (j + 1) * d), id * d));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scoring helpers
+
+/** Scores over the whole catalog [B, N+1] for user vectors [B, d] (cls-head: its classifier). */
+function catalogScores(ctx: Ctx, users: tf.Tensor2D): tf.Tensor2D {
+  if (ctx.cfg.variant === 'cls-head') {
+    return tf.tidy(() => tf.add(tf.matMul(users, ctx.params.cls_head, false, true), ctx.params.cls_bias) as tf.Tensor2D);
+  }
+  return tf.tidy(() => recScores(users, tableTensor(ctx), ctx.cfg.head));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// One training step
+
+interface StepStats {
+  rewardSum: number;
+  rewardSqSum: number;
+  ndcgSum: number;
+  lenSum: number;
+  n: number;
+  lossTok: number;
+  lossRec: number;
+  kl: number;
+}
+
+function globalBatch(ctx: Ctx, step: number): Sample[] {
+  const train = ctx.ds.samples.train;
+  const B = ctx.cfg.usersPerStep;
+  const out: Sample[] = [];
+  for (let j = 0; j < B; j++) {
+    const g = step * B + j;
+    const epoch = Math.floor(g / train.length);
+    out.push(train[epochOrder(ctx, epoch)[g % train.length]]);
+  }
+  return out;
+}
+
+const orderCache = new Map<string, number[]>();
+function epochOrder(ctx: Ctx, epoch: number): number[] {
+  const key = `${ctx.cfg.seed}:${epoch}:${ctx.ds.samples.train.length}`;
+  let o = orderCache.get(key);
+  if (!o) {
+    if (orderCache.size > 4) orderCache.clear();
+    o = shuffleInPlace(Array.from({ length: ctx.ds.samples.train.length }, (_, i) => i), makeRng(hashSeed(ctx.cfg.seed, 'rec-epoch', epoch)));
+    orderCache.set(key, o);
+  }
+  return o;
+}
+
+/** In-batch item term inputs: all ranks' target vectors (local ones with gradient come first in `local`). */
+interface InBatch {
+  localItems: number[];
+  /** detached vectors of every rank's targets, rank order, and their item ids */
+  allVecs: Float32Array;
+  allItems: number[];
+  /** offset of this rank's block in allItems */
+  offset: number;
+}
+
+function exchangeTargets(ctx: Ctx, localItems: number[], localVecs: Float32Array): InBatch {
+  const vecParts = ctx.comm.allGather(localVecs);
+  const idParts = ctx.comm.allGather(Float32Array.from(localItems));
+  const allItems: number[] = [];
+  let offset = 0;
+  idParts.forEach((p, r) => {
+    if (r === ctx.comm.rank) offset = allItems.length;
+    allItems.push(...Array.from(p));
+  });
+  const total = vecParts.reduce((a, p) => a + p.length, 0);
+  const allVecs = new Float32Array(total);
+  let o = 0;
+  for (const p of vecParts) {
+    allVecs.set(p, o);
+    o += p.length;
+  }
+  return { localItems, allVecs, allItems, offset };
+}
+
+/**
+ * Log-probability of each user's own target under the in-batch softmax (Eq. 7): columns = all batch targets; the
+ * local block is the differentiable `localItemVecs`, other ranks' blocks are constants. Duplicates of the target
+ * are masked when dedupeInBatch (spec §7.7).
+ */
+function inBatchLogProbs(ctx: Ctx, users: tf.Tensor2D, userTargets: number[], userCols: number[], localItemVecs: tf.Tensor2D, ib: InBatch): tf.Tensor1D {
+  const d = ctx.mcfg.dModel;
+  const M = ib.allItems.length;
+  const before = ib.offset;
+  const after = M - before - ib.localItems.length;
+  const parts: tf.Tensor2D[] = [];
+  if (before > 0) parts.push(tf.tensor2d(ib.allVecs.subarray(0, before * d), [before, d]));
+  parts.push(localItemVecs);
+  if (after > 0) parts.push(tf.tensor2d(ib.allVecs.subarray((before + ib.localItems.length) * d), [after, d]));
+  const items = parts.length === 1 ? parts[0] : (tf.concat(parts, 0) as tf.Tensor2D);
+  let logits = recScores(users, items, ctx.cfg.head); // [n, M]
+  const n = userTargets.length;
+  if (ctx.cfg.dedupeInBatch) {
+    const mask = new Float32Array(n * M);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < M; j++) if (j !== userCols[i] && ib.allItems[j] === userTargets[i]) mask[i * M + j] = -1e9;
+    }
+    logits = tf.add(logits, tf.tensor2d(mask, [n, M]));
+  }
+  return tokenLogProbs(logits, tf.tensor1d(userCols.map((c) => c), 'int32'));
+}
+
+/** Differentiable read-out vectors for a list of token sequences (right padded). */
+function vectorsOf(ctx: Ctx, seqs: number[][]): { vecs: tf.Tensor2D; hidden: tf.Tensor3D; batch: TokenBatch } {
+  const batch = padBatch(seqs, 'right');
+  const hidden = forward(ctx.params, ctx.mcfg, batch);
+  return { vecs: readOut(hidden, batch, ctx.cfg.pooling), hidden, batch };
+}
+
+function ppoTerm(ratio: tf.Tensor, adv: tf.Tensor, lo: number, hi: number): tf.Tensor {
+  return tf.minimum(tf.mul(ratio, adv), tf.mul(tf.clipByValue(ratio, 1 - lo, 1 + hi), adv));
+}
+
+/** R²ec / cls-head step on this rank's users. Returns stats for logging. */
+function recpoStep(ctx: Ctx, step: number, opt: ReturnType<typeof initAdamW>): StepStats & { gradNorm: number; lr: number } {
+  const { cfg, comm } = ctx;
+  const G = cfg.groupSize;
+  const batch = globalBatch(ctx, step);
+  const [a, b] = shardRange(batch.length, comm.rank, comm.world);
+  const mine = batch.slice(a, b);
+  const nGroupsGlobal = batch.length;
+  // 1. rollouts (left-padded generation, G per user)
+  const rng = makeRng(hashSeed(cfg.seed, 'rollout', step, comm.rank));
+  const prompts = mine.flatMap((s) => Array.from({ length: G }, () => promptIds(ctx, s)));
+  const gen = generate(ctx.params, ctx.mcfg, prompts, cfg.rollout, rng, [ctx.tok.special.answer], ctx.tok.special.pad);
+  const texts = gen.tokens.map((t) => ctx.tok.decode(t, { skipSpecial: true }));
+  const seqs = prompts.map((p, i) => scoringIds(ctx, p, texts[i]));
+  const promptLens = prompts.map((p) => p.length);
+  const targets = mine.map((s) => s.target.item);
+  const stats: StepStats = { rewardSum: 0, rewardSqSum: 0, ndcgSum: 0, lenSum: 0, n: 0, lossTok: 0, lossRec: 0, kl: 0 };
+  gen.tokens.forEach((t) => (stats.lenSum += t.length));
+  // Token positions of the completion (assistant) tokens: predicted from position t−1.
+  const T = Math.max(...seqs.map((s) => s.length));
+  const rows: number[] = [];
+  const acts: number[] = [];
+  const owner: number[] = [];
+  const readoutExtra = cfg.pooling === 'token' ? 1 : 0; // the appended <|emb|> is not an action
+  seqs.forEach((s, i) => {
+    for (let t = promptLens[i]; t < s.length - readoutExtra; t++) {
+      rows.push(i * T + t - 1);
+      acts.push(s[t]);
+      owner.push(i);
+    }
+  });
+  const tokensPerGroup = new Array(mine.length).fill(0);
+  owner.forEach((i) => tokensPerGroup[Math.floor(i / G)]++);
+  // Reference-model log-probs for the KL penalty (no gradient).
+  let refLogp: Float32Array | undefined;
+  if (cfg.klCoef > 0 && ctx.reference) {
+    refLogp = tf.tidy(() => {
+      const bt = padBatch(seqs, 'right', 0, T);
+      const h = tf.reshape(forward(ctx.reference!, ctx.mcfg, bt), [seqs.length * T, ctx.mcfg.dModel]) as tf.Tensor2D;
+      const lg = lmLogits(ctx.reference!, tf.gather(h, tf.tensor1d(rows, 'int32')) as tf.Tensor2D);
+      return tokenLogProbs(lg, tf.tensor1d(acts, 'int32'));
+    }).dataSync() as Float32Array;
+  }
+  let adv: Float64Array | undefined;
+  let best: Uint8Array | undefined;
+  let oldLogp: Float32Array | undefined;
+  let oldItemLogp: Float32Array | undefined;
+  let lastNorm = 0;
+  const lr = lrAt(step, cfg.steps, cfg.optimizer.lr, cfg.schedule);
+  for (let epoch = 0; epoch < cfg.updateEpochs; epoch++) {
+    let partTok = 0;
+    let partRec = 0;
+    let partKl = 0;
+    const { value, grads } = paramGrads(ctx.params, () => {
+      const bt = padBatch(seqs, 'right', 0, T);
+      const hidden = forward(ctx.params, ctx.mcfg, bt);
+      const users = readOut(hidden, bt, cfg.pooling); // [n, d]
+      // 2. reward pass on the first epoch (same forward; no dropout), against the cached table
+      if (!adv) {
+        const scores = catalogScores(ctx, users); // read as values only: no gradient path to the loss
+        const sv = scores.dataSync() as Float32Array;
+        scores.dispose();
+        const N1 = ctx.ds.items.length;
+        const rewards = new Float64Array(seqs.length);
+        for (let i = 0; i < seqs.length; i++) {
+          const s = mine[Math.floor(i / G)];
+          const r = fusedReward(sv.subarray(i * N1, (i + 1) * N1), s.target.item, s.history.map((h) => h.item), cfg.reward);
+          rewards[i] = r.reward;
+          stats.rewardSum += r.reward;
+          stats.rewardSqSum += r.reward * r.reward;
+          stats.ndcgSum += r.rd;
+          stats.n++;
+        }
+        // 3–4. advantages and best trajectory within each group
+        adv = groupAdvantages(rewards, G, cfg.advantage);
+        best = bestTrajectoryMask(adv, G, cfg.relabelTopK);
+      }
+      // token term: log π of completion tokens (logits only where needed)
+      const h2 = tf.reshape(hidden, [seqs.length * T, ctx.mcfg.dModel]) as tf.Tensor2D;
+      const logits = lmLogits(ctx.params, tf.gather(h2, tf.tensor1d(rows, 'int32')) as tf.Tensor2D);
+      const logp = tokenLogProbs(logits, tf.tensor1d(acts, 'int32'));
+      if (!oldLogp) oldLogp = Float32Array.from(logp.dataSync() as Float32Array);
+      const ratio = tf.exp(tf.sub(logp, tf.tensor1d(oldLogp)));
+      const tokAdv = tf.tensor1d(owner.map((i) => adv![i]));
+      let lossTok: tf.Scalar;
+      if (cfg.objective === 'eq8') {
+        // per-group token mean, averaged over the global batch of groups
+        const w = tf.tensor1d(owner.map((i) => 1 / (nGroupsGlobal * tokensPerGroup[Math.floor(i / G)])));
+        lossTok = tf.neg(tf.sum(tf.mul(ppoTerm(ratio, tokAdv, cfg.clipLow, cfg.clipHigh), w))) as tf.Scalar;
+      } else {
+        // reference code (spec §4.5, broadcasting bug): −mean_i(A_i) · token-mean of r, per group
+        const w = tf.tensor1d(owner.map((i) => {
+          const g = Math.floor(i / G);
+          let m = 0;
+          for (let j = 0; j < G; j++) m += adv![g * G + j];
+          return (m / G) / (nGroupsGlobal * tokensPerGroup[g]);
+        }));
+        lossTok = tf.neg(tf.sum(tf.mul(ratio, w))) as tf.Scalar;
+      }
+      let loss: tf.Scalar = lossTok;
+      if (refLogp) {
+        const diff = tf.sub(tf.tensor1d(refLogp), logp);
+        const kl = tf.sub(tf.sub(tf.exp(diff), diff), 1); // k3 estimator, ≥ 0
+        const w = tf.tensor1d(owner.map((i) => 1 / (nGroupsGlobal * tokensPerGroup[Math.floor(i / G)])));
+        const klLoss = tf.mul(tf.sum(tf.mul(kl, w)), cfg.klCoef) as tf.Scalar;
+        partKl = klLoss.dataSync()[0];
+        loss = tf.add(loss, klLoss) as tf.Scalar;
+      }
+      // item term for the best trajectory (Eq. 8, δ_{i,i*}); weights A_i·M_i/G per group
+      const recW = Array.from({ length: seqs.length }, (_, i) => (best![i] ? adv![i] : 0) / (G * nGroupsGlobal));
+      const cols = Array.from({ length: seqs.length }, (_, i) => Math.floor(i / G));
+      let itemLogp: tf.Tensor1D;
+      if (cfg.variant === 'cls-head') {
+        const sc = catalogScores(ctx, users);
+        const masks = new Float32Array(seqs.length * ctx.ds.items.length);
+        for (let i = 0; i < seqs.length; i++) {
+          const base = i * ctx.ds.items.length;
+          masks[base] = -1e9;
+          for (const h of mine[Math.floor(i / G)].history) if (h.item !== mine[Math.floor(i / G)].target.item) masks[base + h.item] = -1e9;
+        }
+        itemLogp = tokenLogProbs(tf.add(sc, tf.tensor2d(masks, sc.shape)) as tf.Tensor2D, tf.tensor1d(cols.map((c) => targets[c]), 'int32'));
+      } else {
+        // 3(b)–(c): encode this rank's target items with gradient; exchange detached vectors; partial refresh
+        const iv = vectorsOf(ctx, targets.map((t) => ctx.itemSeqs[t])).vecs;
+        const ivVals = Float32Array.from(iv.dataSync() as Float32Array);
+        const ib = exchangeTargets(ctx, targets, ivVals);
+        if (epoch === 0) writeRows(ctx, ib.allItems, ib.allVecs);
+        itemLogp = inBatchLogProbs(ctx, users, cols.map((c) => targets[c]), cols.map((c) => ib.offset + c), iv, ib);
+      }
+      if (!oldItemLogp) oldItemLogp = Float32Array.from(itemLogp.dataSync() as Float32Array);
+      const rho = tf.exp(tf.sub(itemLogp, tf.tensor1d(oldItemLogp)));
+      let lossRec: tf.Scalar;
+      if (cfg.objective === 'eq8') {
+        lossRec = tf.neg(tf.sum(ppoTerm(rho, tf.tensor1d(recW), cfg.clipLow, cfg.clipHigh))) as tf.Scalar;
+      } else {
+        // reference code: −mean_i(A_i·M_i) · mean_j ρ_j per group (the item term reaches every trajectory)
+        const w = Array.from({ length: seqs.length }, (_, i) => {
+          const g = Math.floor(i / G);
+          let m = 0;
+          for (let j = 0; j < G; j++) m += best![g * G + j] ? adv![g * G + j] : 0;
+          return m / G / (G * nGroupsGlobal);
+        });
+        lossRec = tf.neg(tf.sum(tf.mul(rho, tf.tensor1d(w)))) as tf.Scalar;
+      }
+      partTok = lossTok.dataSync()[0];
+      partRec = lossRec.dataSync()[0];
+      return tf.add(loss, lossRec) as tf.Scalar;
+    });
+    value.dispose();
+    const summed = allReduceGrads(grads, ctx.names, comm);
+    lastNorm = adamWStep(ctx.params, summed, opt, cfg.optimizer, lr);
+    Object.values(summed).forEach((g) => g.dispose());
+    if (!Number.isFinite(lastNorm) || !Number.isFinite(partTok) || !Number.isFinite(partRec)) {
+      throw new R2ecError(`RecPO: loss or gradient is not finite at step ${step} (L_tok ${partTok}, L_rec ${partRec}); the last checkpoint is kept`);
+    }
+    if (epoch === 0) {
+      stats.lossTok = partTok;
+      stats.lossRec = partRec;
+      stats.kl = partKl;
+    }
+  }
+  return { ...stats, gradNorm: lastNorm, lr };
+}
+
+/** w/o reasoning (paper Table 2): in-batch contrastive loss (Eq. 1) on the read-out at `<answer>` after the prompt. */
+function contrastiveStep(ctx: Ctx, step: number, opt: ReturnType<typeof initAdamW>): StepStats & { gradNorm: number; lr: number } {
+  const { cfg, comm } = ctx;
+  const batch = globalBatch(ctx, step);
+  const [a, b] = shardRange(batch.length, comm.rank, comm.world);
+  const mine = batch.slice(a, b);
+  const targets = mine.map((s) => s.target.item);
+  const lr = lrAt(step, cfg.steps, cfg.optimizer.lr, cfg.schedule);
+  let lossVal = 0;
+  const { value, grads } = paramGrads(ctx.params, () => {
+    const users = vectorsOf(ctx, mine.map((s) => directIds(ctx, promptIds(ctx, s)))).vecs;
+    const iv = vectorsOf(ctx, targets.map((t) => ctx.itemSeqs[t])).vecs;
+    const ib = exchangeTargets(ctx, targets, Float32Array.from(iv.dataSync() as Float32Array));
+    writeRows(ctx, ib.allItems, ib.allVecs);
+    const lp = inBatchLogProbs(ctx, users, targets, targets.map((_, i) => ib.offset + i), iv, ib);
+    const loss = tf.div(tf.neg(tf.sum(lp)), batch.length) as tf.Scalar;
+    lossVal = loss.dataSync()[0];
+    return loss;
+  });
+  value.dispose();
+  const summed = allReduceGrads(grads, ctx.names, comm);
+  const norm = adamWStep(ctx.params, summed, opt, cfg.optimizer, lr);
+  Object.values(summed).forEach((g) => g.dispose());
+  if (!Number.isFinite(norm) || !Number.isFinite(lossVal)) {
+    throw new R2ecError(`contrastive: loss or gradient is not finite at step ${step}; the last checkpoint is kept`);
+  }
+  return { rewardSum: 0, rewardSqSum: 0, ndcgSum: 0, lenSum: 0, n: 0, lossTok: 0, lossRec: lossVal, kl: 0, gradNorm: norm, lr };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Evaluation (spec §5): greedy reasoning, user vector after it, full ranking over the refreshed table.
+
+interface UserEncoding {
+  vecs: Float32Array;
+  /** generated reasoning token ids per sample (empty for no-reasoning) */
+  tokens: number[][];
+}
+
+/** Greedy reasoning + read-out for `samples` on this rank. */
+function encodeUsers(ctx: Ctx, samples: Sample[], greedyTokens: number): UserEncoding {
+  const bs = ctx.cfg.evalBatch;
+  const d = ctx.mcfg.dModel;
+  const vecs = new Float32Array(samples.length * d);
+  const tokens: number[][] = [];
+  const sampling: SamplingConfig = { ...GREEDY, maxNewTokens: greedyTokens };
+  for (let s = 0; s < samples.length; s += bs) {
+    const chunk = samples.slice(s, s + bs);
+    const prompts = chunk.map((x) => promptIds(ctx, x));
+    let seqs: number[][];
+    if (ctx.cfg.variant === 'no-reasoning') {
+      seqs = prompts.map((p) => directIds(ctx, p));
+      chunk.forEach(() => tokens.push([]));
+    } else {
+      const gen = generate(ctx.params, ctx.mcfg, prompts, sampling, makeRng(0), [ctx.tok.special.answer], ctx.tok.special.pad);
+      gen.tokens.forEach((t) => tokens.push(t));
+      seqs = prompts.map((p, i) => scoringIds(ctx, p, ctx.tok.decode(gen.tokens[i], { skipSpecial: true })));
+    }
+    vecs.set(encodeSequences(ctx.params, ctx.mcfg, seqs, ctx.cfg.pooling, bs), s * d);
+  }
+  return { vecs, tokens };
+}
+
+/** Evaluate `samples` split over ranks; every rank returns the same EvalResult (computed on each). */
+async function evaluateSplit(ctx: Ctx, samples: Sample[], split: string): Promise<{ result: EvalResult; tokens: number[][] }> {
+  const [a, b] = shardRange(samples.length, ctx.comm.rank, ctx.comm.world);
+  const enc = encodeUsers(ctx, samples.slice(a, b), ctx.cfg.rollout.maxNewTokens);
+  const d = ctx.mcfg.dModel;
+  const vecParts = ctx.comm.allGather(enc.vecs);
+  const tokParts = ctx.comm.allGather(Float32Array.from(enc.tokens.flatMap((t) => [t.length, ...t])));
+  const all = new Float32Array(samples.length * d);
+  let o = 0;
+  for (const p of vecParts) {
+    all.set(p, o);
+    o += p.length;
+  }
+  const tokens: number[][] = [];
+  for (const p of tokParts) {
+    for (let i = 0; i < p.length; ) {
+      const n = p[i];
+      tokens.push(Array.from(p.subarray(i + 1, i + 1 + n)));
+      i += 1 + n;
+    }
+  }
+  const pos = new Map(samples.map((s, i) => [s, i]));
+  const scorer = async (batch: Sample[]) =>
+    tf.tidy(() => {
+      const rows = batch.map((s) => pos.get(s)!);
+      const u = tf.gather(tf.tensor2d(all, [samples.length, d]), tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
+      return catalogScores(ctx, u);
+    });
+  const result = await evaluateRanking(ctx.ds, samples, scorer, { batchSize: 128 });
+  result.options.split = split;
+  return { result, tokens };
+}
+
+function pick<T>(arr: T[], idx: number[]): T[] {
+  return idx.map((i) => {
+    if (i < 0 || i >= arr.length) throw new R2ecError(`evaluation sample index ${i} is outside the split (size ${arr.length})`);
+    return arr[i];
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Checkpoints
+
+function saveRun(ctx: Ctx, dir: string, opt: ReturnType<typeof initAdamW>, state: Record<string, unknown>): void {
+  if (ctx.comm.rank !== 0) return;
+  const params: NamedArrays = paramsToArrays(ctx.params);
+  params.item_table = { shape: [ctx.ds.items.length, ctx.mcfg.dModel], data: ctx.table };
+  const extra = ['item_table', ...Object.keys(ctx.params).filter((k) => k.startsWith('cls_'))];
+  saveCheckpoint(dir, { config: ctx.mcfg, params, tokenizer: ctx.job.tokenizer, optimizer: optimizerToArrays(opt), state, extraParams: extra });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The SPMD body
+
+export async function recpoRank(job: RecJob, comm: Collective, hooks?: RecHooks): Promise<RecResult> {
+  const t0 = d0();
+  const durations: Record<string, number> = {};
+  await initBackend({ log: false });
+  const cfg = job.config;
+  const ds = await loadDataset(job.dataset.name, job.dataset.options);
+  const tok = tokenizerFromJSON(job.tokenizer);
+  const ck = loadCheckpoint(job.initCheckpoint);
+  const mcfg = job.model;
+  const params = paramsFromArrays(ck.params, paramNames(mcfg));
+  if (cfg.variant === 'cls-head') {
+    const rng = makeRng(hashSeed(cfg.seed, 'cls-head'));
+    const w = new Float32Array(ds.items.length * mcfg.dModel).map(() => rng.normal() * 0.02);
+    params.cls_head = tf.tidy(() => tf.variable(tf.tensor2d(w, [ds.items.length, mcfg.dModel]), true));
+    params.cls_bias = tf.tidy(() => tf.variable(tf.zeros([ds.items.length]), true));
+  }
+  const ctx: Ctx = {
+    job, cfg, mcfg, ds, tok, params, comm,
+    table: new Float32Array(ds.items.length * mcfg.dModel),
+    itemSeqs: [],
+    promptCache: new Map(),
+    names: Object.keys(params),
+  };
+  if (cfg.klCoef > 0) ctx.reference = paramsFromArrays(ck.params, paramNames(mcfg));
+  ctx.itemSeqs = cfg.variant === 'cls-head' ? [] : buildItemSeqs(ctx);
+  const opt = initAdamW(params);
+  const curves: RecCurves = {
+    step: [], rewardMean: [], rewardStd: [], ndcgReward: [], reasoningLength: [], lossTok: [], lossRec: [], kl: [],
+    gradNorm: [], lr: [], evalStep: [], validNdcg10: [], validHr10: [],
+  };
+  const validSamples = pick(ds.samples.valid, job.validIdx);
+  const testSamples = pick(ds.samples.test, job.testIdx);
+  const latestDir = path.join(job.workDir, 'latest');
+  const bestDir = path.join(job.workDir, 'best');
+  let start = 0;
+  let bestMetric = -Infinity;
+  let bestStep = 0;
+  let badEvals = 0;
+  durations.setup = (d0() - t0) / 1000;
+
+  if (hasCheckpoint(latestDir)) {
+    const saved = loadCheckpoint(latestDir);
+    assignParams(params, saved.params);
+    if (saved.optimizer) restoreOptimizer(opt, saved.optimizer);
+    ctx.table.set(saved.params.item_table.data);
+    const st = saved.state ?? {};
+    start = Number(st.step ?? 0);
+    bestMetric = Number(st.bestMetric ?? -Infinity);
+    bestStep = Number(st.bestStep ?? 0);
+    badEvals = Number(st.badEvals ?? 0);
+    Object.assign(curves, st.curves ?? {});
+  }
+  const evaluateValid = async (step: number) => {
+    hooks?.onPhase?.(`valid @ step ${step}`);
+    refreshItemTable(ctx);
+    const { result } = await evaluateSplit(ctx, validSamples, 'valid');
+    const ndcg = result.metrics['NDCG@10'];
+    curves.evalStep.push(step);
+    curves.validNdcg10.push(ndcg);
+    curves.validHr10.push(result.metrics['HR@10']);
+    if (comm.rank === 0) hooks?.onEval?.({ step, ndcg10: ndcg, hr10: result.metrics['HR@10'] });
+    if (ndcg > bestMetric) {
+      bestMetric = ndcg;
+      bestStep = step;
+      badEvals = 0;
+      saveRun(ctx, bestDir, opt, { step, bestMetric, method: job.method });
+    } else badEvals++;
+    const state = { step, bestMetric, bestStep, badEvals, curves, method: job.method };
+    saveRun(ctx, latestDir, opt, state);
+    comm.barrier();
+  };
+
+  const tTrain = d0();
+  const end = Math.min(cfg.steps, job.stopAfter ?? cfg.steps);
+  if (start === 0 && validSamples.length > 0) await evaluateValid(0);
+  for (let step = start; step < end; step++) {
+    if (cfg.patience > 0 && badEvals >= cfg.patience) break;
+    const st = cfg.variant === 'no-reasoning' ? contrastiveStep(ctx, step, opt) : recpoStep(ctx, step, opt);
+    const buf = new Float32Array([st.rewardSum, st.rewardSqSum, st.ndcgSum, st.lenSum, st.n, st.lossTok, st.lossRec, st.kl]);
+    comm.allReduceSum(buf);
+    const n = Math.max(buf[4], 1);
+    const mean = buf[0] / n;
+    curves.step.push(step + 1);
+    curves.rewardMean.push(mean);
+    curves.rewardStd.push(Math.sqrt(Math.max(0, buf[1] / n - mean * mean)));
+    curves.ndcgReward.push(buf[2] / n);
+    curves.reasoningLength.push(buf[3] / n);
+    curves.lossTok.push(buf[5]);
+    curves.lossRec.push(buf[6]);
+    curves.kl.push(buf[7]);
+    curves.gradNorm.push(st.gradNorm);
+    curves.lr.push(st.lr);
+    if (comm.rank === 0) hooks?.onStep?.({ step: step + 1, steps: cfg.steps, reward: mean, length: buf[3] / n, loss: buf[5] + buf[6] });
+    if (cfg.refreshEvery > 0 && (step + 1) % cfg.refreshEvery === 0) refreshItemTable(ctx);
+    if ((step + 1) % cfg.evalEvery === 0 || step + 1 === cfg.steps) await evaluateValid(step + 1);
+  }
+  durations.train = (d0() - tTrain) / 1000;
+  const stepsRun = curves.step.length;
+  if (job.stopAfter !== undefined && end < cfg.steps) {
+    // a deliberate stop (resume test): return what we have without the final evaluation
+    disposeAdamW(opt);
+    return {
+      method: job.method, valid: undefined as unknown as EvalResult, test: undefined as unknown as EvalResult, curves,
+      bestStep, stepsRun, texts: [], meanReasoningTokens: 0, durationsSec: durations, world: comm.world, backend: backendName(),
+    };
+  }
+  // Load the best checkpoint (spec §4.7) and report valid + test.
+  if (hasCheckpoint(bestDir)) {
+    const saved = loadCheckpoint(bestDir);
+    assignParams(params, saved.params);
+  }
+  hooks?.onPhase?.('final evaluation');
+  const tEval = d0();
+  refreshItemTable(ctx);
+  const valid = (await evaluateSplit(ctx, validSamples, 'valid')).result;
+  const testOut = await evaluateSplit(ctx, testSamples, 'test');
+  durations.evaluate = (d0() - tEval) / 1000;
+  const texts = testOut.tokens.slice(0, job.keepTexts).map((t, i) => ({
+    sampleIndex: testSamples[i].index,
+    user: testSamples[i].user,
+    text: tok.decode(t, { skipSpecial: true }),
+    tokens: t.length,
+  }));
+  const meanReasoningTokens = testOut.tokens.reduce((a, t) => a + t.length, 0) / Math.max(1, testOut.tokens.length);
+  let latency: RecResult['latency'];
+  if (job.latencyRequests > 0 && comm.rank === 0) {
+    const per: number[] = [];
+    let toks = 0;
+    const reqs = testSamples.slice(0, job.latencyRequests);
+    encodeUsers(ctx, reqs.slice(0, 1), cfg.rollout.maxNewTokens); // warm-up
+    for (const s of reqs) {
+      const t = d0();
+      const enc = encodeUsers({ ...ctx, cfg: { ...cfg, evalBatch: 1 } }, [s], cfg.rollout.maxNewTokens);
+      tf.tidy(() => catalogScores(ctx, tf.tensor2d(enc.vecs, [1, mcfg.dModel])).dataSync());
+      per.push((d0() - t) / 1000);
+      toks += enc.tokens[0].length;
+    }
+    const sorted = [...per].sort((x, y) => x - y);
+    latency = {
+      perRequestSec: per,
+      meanSec: per.reduce((x, y) => x + y, 0) / per.length,
+      medianSec: sorted[Math.floor(sorted.length / 2)],
+      meanReasoningTokens: toks / per.length,
+    };
+  }
+  comm.barrier();
+  disposeAdamW(opt);
+  Object.values(params).forEach((p) => p.dispose());
+  if (ctx.reference) Object.values(ctx.reference).forEach((p) => p.dispose());
+  durations.total = (d0() - t0) / 1000;
+  return { method: job.method, valid, test: testOut.result, curves, bestStep, stepsRun, texts, meanReasoningTokens, latency, durationsSec: durations, world: comm.world, backend: backendName() };
+}
+
+export function runRecPO(job: RecJob, world: number, hooks?: RecHooks): Promise<RecResult> {
+  fs.mkdirSync(job.workDir, { recursive: true });
+  return runSpmd<RecResult>({ module: path.join(__dirname, 'recpo.ts'), fn: 'recpoRank', job }, Math.min(world, Math.max(1, job.config.usersPerStep)), hooks);
+}
+
+export { prepareVectors };
