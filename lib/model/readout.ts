@@ -4,7 +4,7 @@
 import { tf } from './backend';
 import type { ModelConfig } from './config';
 import { forward, padBatch, type Params, type TokenBatch } from './decoder';
-import { ConfigError } from '../util/errors';
+import { ConfigError, R2ecError } from '../util/errors';
 
 export type Pooling = 'last' | 'mean' | 'max' | 'token';
 export const POOLINGS: Pooling[] = ['last', 'mean', 'max', 'token'];
@@ -17,6 +17,9 @@ export function validatePooling(p: string, field = 'pooling'): Pooling {
 /** [B, T, d] hidden states of a right-padded batch → [B, d]. */
 export function readOut(hidden: tf.Tensor3D, batch: TokenBatch, pooling: Pooling): tf.Tensor2D {
   const [B, T, d] = hidden.shape;
+  const empty = batch.lengths.indexOf(0);
+  // an empty sequence has no token to read (its 'last' row would be −1, its 'max' −1e9): refuse instead
+  if (empty >= 0) throw new R2ecError(`read-out: sequence ${empty} of the batch is empty`);
   return tf.tidy(() => {
     if (pooling === 'last' || pooling === 'token') {
       if (batch.side !== 'right') throw new ConfigError('readOut', 'last-token read-out needs a right-padded batch');
@@ -46,6 +49,8 @@ export function encodeSequences(
   padId = 0,
 ): Float32Array {
   const d = cfg.dModel;
+  const empty = seqs.findIndex((s) => s.length === 0);
+  if (empty >= 0) throw new R2ecError(`encodeSequences: sequence ${empty} is empty`);
   const out = new Float32Array(seqs.length * d);
   const order = seqs.map((s, i) => i).sort((a, b) => seqs[a].length - seqs[b].length || a - b);
   for (let s = 0; s < order.length; s += batchSize) {
