@@ -96,6 +96,7 @@ export function generate(
 ): GenerateResult {
   validateSampling(sampling);
   const B = prompts.length;
+  if (B === 0) return { tokens: [], logProbs: [], stopped: [] };
   const longest = Math.max(...prompts.map((p) => p.length));
   if (prompts.some((p) => p.length === 0)) throw new R2ecError('generate: empty prompt');
   if (longest + sampling.maxNewTokens > cfg.maxSeqLen) {
