@@ -115,8 +115,13 @@ export function saveCheckpoint(dir: string, c: CheckpointContents): void {
     fs.writeFileSync(path.join(tmp, 'optimizer.safetensors'), encodeSafetensors(arrays, { step: String(c.optimizer.step) }));
   }
   fs.writeFileSync(path.join(tmp, 'trainer_state.json'), JSON.stringify(c.state ?? {}, null, 2));
-  fs.rmSync(dir, { recursive: true, force: true });
+  // Move the previous checkpoint aside by a rename (not a recursive delete, which left a window of milliseconds
+  // with no checkpoint at all: a kill there lost the run's progress), then rename the new one in.
+  const old = `${dir}.old-${process.pid}`;
+  fs.rmSync(old, { recursive: true, force: true });
+  if (fs.existsSync(dir)) fs.renameSync(dir, old);
   fs.renameSync(tmp, dir);
+  fs.rmSync(old, { recursive: true, force: true });
 }
 
 export function hasCheckpoint(dir: string): boolean {
