@@ -46,6 +46,7 @@ export function decodeSafetensors(buf: Buffer, file = 'safetensors'): { arrays: 
   } catch {
     throw new R2ecError(`${file}: safetensors header is not valid JSON`);
   }
+  if (!header || typeof header !== 'object' || Array.isArray(header)) throw new R2ecError(`${file}: safetensors header is not a JSON object`);
   const base = 8 + n;
   const arrays: NamedArrays = {};
   let metadata: Record<string, string> = {};
@@ -53,6 +54,9 @@ export function decodeSafetensors(buf: Buffer, file = 'safetensors'): { arrays: 
     if (name === '__metadata__') {
       metadata = info as unknown as Record<string, string>;
       continue;
+    }
+    if (!info || !Array.isArray(info.shape) || !Array.isArray(info.data_offsets)) {
+      throw new R2ecError(`${file}: tensor "${name}" has no shape or data_offsets in the header`);
     }
     if (info.dtype !== 'F32') throw new R2ecError(`${file}: tensor "${name}" has dtype ${info.dtype}; only F32 is supported`);
     const [s, e] = info.data_offsets;
@@ -147,8 +151,15 @@ export function loadCheckpoint(dir: string): CheckpointContents {
   const { arrays } = decodeSafetensors(fs.readFileSync(wFile), wFile);
   checkParamArrays(arrays, cfgJson.model, wFile, cfgJson.extraParams ?? []);
   const out: CheckpointContents = { config: cfgJson.model, params: arrays, extraParams: cfgJson.extraParams ?? [] };
+  const readJson = (f: string): unknown => {
+    try {
+      return JSON.parse(fs.readFileSync(f, 'utf8'));
+    } catch {
+      throw new R2ecError(`${f}: not valid JSON`);
+    }
+  };
   const tokFile = path.join(dir, 'tokenizer.json');
-  if (fs.existsSync(tokFile)) out.tokenizer = JSON.parse(fs.readFileSync(tokFile, 'utf8'));
+  if (fs.existsSync(tokFile)) out.tokenizer = readJson(tokFile);
   const optFile = path.join(dir, 'optimizer.safetensors');
   if (fs.existsSync(optFile)) {
     const { arrays: o, metadata } = decodeSafetensors(fs.readFileSync(optFile), optFile);
@@ -158,7 +169,7 @@ export function loadCheckpoint(dir: string): CheckpointContents {
     out.optimizer = { step: Number(metadata.step ?? 0), m, v };
   }
   const stFile = path.join(dir, 'trainer_state.json');
-  if (fs.existsSync(stFile)) out.state = JSON.parse(fs.readFileSync(stFile, 'utf8'));
+  if (fs.existsSync(stFile)) out.state = readJson(stFile) as Record<string, unknown>;
   return out;
 }
 
