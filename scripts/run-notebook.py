@@ -130,6 +130,11 @@ def main():
     except Exception as e:  # kernel failed to start, etc.
         status, problem = 1, (type(e).__name__, strip_ansi(str(e)), "")
     finally:
+        # execute() has already shut the kernel down; nbclient's atexit hook would only trip over a kernel that
+        # never started (AssertionError noise after the real error).
+        import atexit
+
+        atexit.unregister(client._cleanup_kernel)
         os.makedirs(os.path.dirname(out_path), exist_ok=True)
         nbformat.write(nb, out_path)
 

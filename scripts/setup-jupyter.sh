@@ -55,6 +55,8 @@ else
     echo "  ipykernel. Install Jupyter Notebook, nbconvert, nbclient and ipykernel for $PY (or run on Debian 12)." >&2
     exit 1
   fi
+  [ -x "${R2EC_CHROMIUM:-/usr/bin/chromium}" ] ||
+    log "warning: no Chromium at ${R2EC_CHROMIUM:-/usr/bin/chromium}: figures will not export to SVG/PNG (set R2EC_CHROMIUM)"
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then

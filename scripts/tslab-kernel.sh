@@ -6,7 +6,9 @@
 set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$root"
-node_bin="${R2EC_NODE:-$(command -v node || true)}"
+# R2EC_NODE: the node that ran setup-jupyter.sh (kernel.json env), if it still exists; else node on PATH.
+node_bin="${R2EC_NODE:-}"
+[ -n "$node_bin" ] && [ -x "$node_bin" ] || node_bin="$(command -v node || true)"
 if [ -z "$node_bin" ]; then
   echo "r2ec kernel: node not found on PATH (set R2EC_NODE to the node binary)" >&2
   exit 127

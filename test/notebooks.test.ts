@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -75,7 +75,7 @@ function runNotebook(nb: string, out: string, timeoutSec: number): Promise<{ cod
   return new Promise((resolve) => {
     execFile(
       '/usr/bin/python3',
-      [path.join(ROOT, 'scripts', 'run-notebook.py'), path.join('notebooks', nb), '--out', out, '--timeout', String(timeoutSec)],
+      [path.join(ROOT, 'scripts', 'run-notebook.py'), path.resolve(ROOT, 'notebooks', nb), '--out', out, '--timeout', String(timeoutSec)],
       {
         cwd: ROOT,
         env: { ...process.env, R2EC_PROFILE: 'smoke', R2EC_DATA_DIR: DATA_DIR, R2EC_RESULTS_DIR: path.join(tmp, 'results') },
@@ -190,6 +190,35 @@ test("lib/ compiles under tslab's TypeScript 5.0.4", () => {
     const out = `${(e as { stdout?: Buffer }).stdout ?? ''}${(e as { stderr?: Buffer }).stderr ?? ''}`;
     assert.fail(`lib/ does not compile under tslab's TypeScript:\n${out.slice(0, 4000)}`);
   }
+});
+
+test('run-notebook.py: a failing cell gives exit 1, its index and error, and the executed copy up to it', async () => {
+  const nbFile = path.join(tmp, 'failing.ipynb');
+  const cell = (source: string) => ({ cell_type: 'code', execution_count: null, metadata: {}, outputs: [], source });
+  writeFileSync(
+    nbFile,
+    JSON.stringify({
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: { kernelspec: { name: 'r2ec-tslab', display_name: 'TypeScript (r2ec)', language: 'typescript' } },
+      cells: [
+        cell("console.log('first ran', process.env.R2EC_PROFILE, process.cwd());"),
+        cell("function boom(): never { throw new RangeError('no such split: \\u001b[31mtest2\\u001b[0m'); }\nboom();"),
+        cell("console.log('never runs');"),
+      ].map((c, i) => ({ ...c, id: `c${i}` })),
+    }),
+  );
+  const out = path.join(tmp, 'executed', 'failing.ipynb');
+  const run = await runNotebook(nbFile, out, 60);
+  assert.equal(run.code, 1, run.output);
+  assert.match(run.output, /FAILED in .*failing\.ipynb/);
+  assert.match(run.output, /cell 1 \(code cell 2 of 3\)/);
+  assert.match(run.output, /\| function boom\(\)/);
+  assert.match(run.output, /error: RangeError: no such split: test2$/m); // ANSI colours stripped
+  const executed = JSON.parse(readFileSync(out, 'utf8')) as { cells: { outputs: { text?: string | string[] }[] }[] };
+  const text = executed.cells[0].outputs[0].text; // nbformat stores multi-line text as a list of lines
+  assert.equal(Array.isArray(text) ? text.join('') : text, `first ran smoke ${ROOT}\n`);
+  assert.deepEqual(executed.cells[2].outputs, []);
 });
 
 test('there are notebooks to run', () => {
