@@ -162,14 +162,14 @@ function comparisonText(t: ResultTable): string {
     t.comparison
       .map((c) => `${c.metric} ${c.improvementPct === null ? 'n/a' : `${c.improvementPct >= 0 ? '+' : ''}${c.improvementPct.toFixed(1)}%`} vs ${c.best} (p=${c.p.toFixed(3)})`)
       .join('; ') +
-    '. † = p < 0.05 (paired two-sided t-test on per-sample values).'
+    '. † on the reference row = better with p < 0.05 (paired two-sided t-test on per-sample values).'
   );
 }
 
 /** Write metrics.{csv,md,tex} with best/second marks and significance daggers on the reference row. */
 export function writeResultTable(dir: string, name: string, t: ResultTable, caption: string, label: string): void {
   const better = Object.fromEntries(METRIC_COLUMNS.map((k) => [k, 'higher' as const]));
-  const sig = new Map((t.comparison ?? []).map((c) => [c.metric, c.p < 0.05]));
+  const sig = new Map((t.comparison ?? []).map((c) => [c.metric, c.p < 0.05 && (c.improvementPct ?? 0) > 0]));
   writeTable(dir, name, t.rows, {
     caption,
     label,

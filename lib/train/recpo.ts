@@ -349,8 +349,45 @@ function vectorsOf(ctx: Ctx, seqs: number[][]): { vecs: tf.Tensor2D; hidden: tf.
   return { vecs: readOut(hidden, batch, ctx.cfg.pooling), hidden, batch };
 }
 
-function ppoTerm(ratio: tf.Tensor, adv: tf.Tensor, lo: number, hi: number): tf.Tensor {
+/** PPO's clipped term min(r·A, clip(r, 1−ε_low, 1+ε_high)·A), elementwise (spec §4.5 ℓ_ε). */
+export function ppoTerm(ratio: tf.Tensor, adv: tf.Tensor, lo: number, hi: number): tf.Tensor {
   return tf.minimum(tf.mul(ratio, adv), tf.mul(tf.clipByValue(ratio, 1 - lo, 1 + hi), adv));
+}
+
+/**
+ * Per-trajectory weights of the item (recommendation-action) term, laid out [u0g0..u0g(G−1), u1g0, ...]:
+ *  - 'eq8' (paper Eq. 8): A_i·M_i/G for the best trajectory of each group, 0 for the others;
+ *  - 'reference-code' (the code's broadcasting bug, spec §4.5): mean_j(A_j·M_j)/G for every trajectory of the group.
+ * Divided by the number of groups in the global batch, so the loss is a mean over users.
+ */
+export function itemTermWeights(adv: ArrayLike<number>, best: ArrayLike<number>, G: number, nGroups: number, objective: RecPOConfig['objective']): number[] {
+  return Array.from({ length: adv.length }, (_, i) => {
+    if (objective === 'eq8') return (best[i] ? adv[i] : 0) / (G * nGroups);
+    const g = Math.floor(i / G);
+    let m = 0;
+    for (let j = 0; j < G; j++) m += best[g * G + j] ? adv[g * G + j] : 0;
+    return m / G / (G * nGroups);
+  });
+}
+
+/**
+ * Per-token weights of the token term for tokens owned by trajectories `owner`:
+ *  - 'eq8': A_i / (nGroups · tokens of the group) — a per-group token mean, as the code's 1/Σmask per chunk;
+ *  - 'reference-code': mean_j(A_j) of the group instead of A_i (≈ 0 for GRPO, spec §4.5).
+ */
+export function tokenTermWeights(owner: readonly number[], adv: ArrayLike<number>, G: number, nGroups: number, objective: RecPOConfig['objective']): number[] {
+  const tokensPerGroup = new Map<number, number>();
+  owner.forEach((i) => tokensPerGroup.set(Math.floor(i / G), (tokensPerGroup.get(Math.floor(i / G)) ?? 0) + 1));
+  return owner.map((i) => {
+    const g = Math.floor(i / G);
+    let a = adv[i];
+    if (objective === 'reference-code') {
+      a = 0;
+      for (let j = 0; j < G; j++) a += adv[g * G + j];
+      a /= G;
+    }
+    return a / (nGroups * tokensPerGroup.get(g)!);
+  });
 }
 
 /** R²ec / cls-head step on this rank's users. Returns stats for logging. */
@@ -436,22 +473,11 @@ function recpoStep(ctx: Ctx, step: number, opt: ReturnType<typeof initAdamW>): S
       const logp = tokenLogProbs(logits, tf.tensor1d(acts, 'int32'));
       if (!oldLogp) oldLogp = Float32Array.from(logp.dataSync() as Float32Array);
       const ratio = tf.exp(tf.sub(logp, tf.tensor1d(oldLogp)));
-      const tokAdv = tf.tensor1d(owner.map((i) => adv![i]));
-      let lossTok: tf.Scalar;
-      if (cfg.objective === 'eq8') {
-        // per-group token mean, averaged over the global batch of groups
-        const w = tf.tensor1d(owner.map((i) => 1 / (nGroupsGlobal * tokensPerGroup[Math.floor(i / G)])));
-        lossTok = tf.neg(tf.sum(tf.mul(ppoTerm(ratio, tokAdv, cfg.clipLow, cfg.clipHigh), w))) as tf.Scalar;
-      } else {
-        // reference code (spec §4.5, broadcasting bug): −mean_i(A_i) · token-mean of r, per group
-        const w = tf.tensor1d(owner.map((i) => {
-          const g = Math.floor(i / G);
-          let m = 0;
-          for (let j = 0; j < G; j++) m += adv![g * G + j];
-          return (m / G) / (nGroupsGlobal * tokensPerGroup[g]);
-        }));
-        lossTok = tf.neg(tf.sum(tf.mul(ratio, w))) as tf.Scalar;
-      }
+      // token term (Eq. 8): clipped ratio × advantage, per-group token mean (see tokenTermWeights)
+      const tokW = tf.tensor1d(tokenTermWeights(owner, adv!, G, nGroupsGlobal, cfg.objective));
+      const lossTok = (cfg.objective === 'eq8'
+        ? tf.neg(tf.sum(ppoTerm(ratio, tokW, cfg.clipLow, cfg.clipHigh))) // weights = A·(positive scale)
+        : tf.neg(tf.sum(tf.mul(ratio, tokW)))) as tf.Scalar;
       let loss: tf.Scalar = lossTok;
       if (refLogp) {
         const diff = tf.sub(tf.tensor1d(refLogp), logp);
@@ -461,8 +487,7 @@ function recpoStep(ctx: Ctx, step: number, opt: ReturnType<typeof initAdamW>): S
         partKl = klLoss.dataSync()[0];
         loss = tf.add(loss, klLoss) as tf.Scalar;
       }
-      // item term for the best trajectory (Eq. 8, δ_{i,i*}); weights A_i·M_i/G per group
-      const recW = Array.from({ length: seqs.length }, (_, i) => (best![i] ? adv![i] : 0) / (G * nGroupsGlobal));
+      // item term for the best trajectory (Eq. 8, δ_{i,i*}); see itemTermWeights
       const cols = Array.from({ length: seqs.length }, (_, i) => Math.floor(i / G));
       let itemLogp: tf.Tensor1D;
       if (cfg.variant === 'cls-head') {
@@ -484,19 +509,10 @@ function recpoStep(ctx: Ctx, step: number, opt: ReturnType<typeof initAdamW>): S
       }
       if (!oldItemLogp) oldItemLogp = Float32Array.from(itemLogp.dataSync() as Float32Array);
       const rho = tf.exp(tf.sub(itemLogp, tf.tensor1d(oldItemLogp)));
-      let lossRec: tf.Scalar;
-      if (cfg.objective === 'eq8') {
-        lossRec = tf.neg(tf.sum(ppoTerm(rho, tf.tensor1d(recW), cfg.clipLow, cfg.clipHigh))) as tf.Scalar;
-      } else {
-        // reference code: −mean_i(A_i·M_i) · mean_j ρ_j per group (the item term reaches every trajectory)
-        const w = Array.from({ length: seqs.length }, (_, i) => {
-          const g = Math.floor(i / G);
-          let m = 0;
-          for (let j = 0; j < G; j++) m += best![g * G + j] ? adv![g * G + j] : 0;
-          return m / G / (G * nGroupsGlobal);
-        });
-        lossRec = tf.neg(tf.sum(tf.mul(rho, tf.tensor1d(w)))) as tf.Scalar;
-      }
+      const recW = tf.tensor1d(itemTermWeights(adv!, best!, G, nGroupsGlobal, cfg.objective));
+      const lossRec = (cfg.objective === 'eq8'
+        ? tf.neg(tf.sum(ppoTerm(rho, recW, cfg.clipLow, cfg.clipHigh)))
+        : tf.neg(tf.sum(tf.mul(rho, recW)))) as tf.Scalar;
       partTok = lossTok.dataSync()[0];
       partRec = lossRec.dataSync()[0];
       return tf.add(loss, lossRec) as tf.Scalar;
