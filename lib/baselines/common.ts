@@ -123,7 +123,7 @@ export const NEURAL_DEFAULTS: NeuralConfig = {
   patience: 5,
   batchSize: 256,
   lr: 1e-3,
-  weightDecay: 0,
+  weightDecay: 0.01, // PyTorch AdamW's default (App. D names AdamW, no decay value)
   dim: 64,
   maxLen: 20,
   dropout: 0.2,
