@@ -25,8 +25,9 @@ export function initAdamW(params: Params): AdamWState {
   const m: Record<string, tf.Variable> = {};
   const v: Record<string, tf.Variable> = {};
   for (const [k, p] of Object.entries(params)) {
-    m[k] = tf.variable(tf.zerosLike(p), false);
-    v[k] = tf.variable(tf.zerosLike(p), false);
+    // inside tidy: the zerosLike tensors would otherwise outlive disposeAdamW and keep the moments' memory
+    m[k] = tf.tidy(() => tf.variable(tf.zerosLike(p), false));
+    v[k] = tf.tidy(() => tf.variable(tf.zerosLike(p), false));
   }
   return { step: 0, m, v };
 }
