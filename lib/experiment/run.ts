@@ -112,9 +112,33 @@ async function runBaseline(ds: Dataset, cfg: ExperimentConfig, m: MethodSpec, va
   const v = await evaluateRanking(ds, valid, trained.scorer);
   const t = await evaluateRanking(ds, test, trained.scorer);
   const evalSec = (performance.now() - t1) / 1000;
+  // latency per request at batch 1 (score the whole catalog for one user), as for the LM methods
+  let latency: MethodResult['latency'];
+  const reqs = test.slice(0, local.eval.latencyRequests);
+  if (reqs.length > 0) {
+    const once = async (s: Sample) => {
+      const out = await trained.scorer([s]);
+      if (!Array.isArray(out)) {
+        out.dataSync();
+        out.dispose();
+      }
+    };
+    await once(reqs[0]);
+    const per: number[] = [];
+    for (const s of reqs) {
+      const t2 = performance.now();
+      await once(s);
+      per.push((performance.now() - t2) / 1000);
+    }
+    const sorted = [...per].sort((a, b) => a - b);
+    latency = {
+      perRequestSec: per, perRequestTokens: per.map(() => 0), meanSec: per.reduce((a, b) => a + b, 0) / per.length,
+      medianSec: sorted[Math.floor(sorted.length / 2)], meanReasoningTokens: 0,
+    };
+  }
   const result: MethodResult = {
     name: m.name, kind: m.kind, valid: store(v), test: store(t), trainSec, evalSec, curves: trained.curves,
-    bestStep: trained.bestEpoch, configHash: '', config: trained.config,
+    bestStep: trained.bestEpoch, configHash: '', config: trained.config, latency,
   };
   trained.dispose();
   return result;

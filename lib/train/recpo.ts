@@ -128,7 +128,7 @@ export interface RecResult {
   /** test reasoning texts (first keepTexts), with their sample index */
   texts: { sampleIndex: number; user: number; text: string; tokens: number }[];
   meanReasoningTokens: number;
-  latency?: { perRequestSec: number[]; meanSec: number; medianSec: number; meanReasoningTokens: number };
+  latency?: { perRequestSec: number[]; perRequestTokens: number[]; meanSec: number; medianSec: number; meanReasoningTokens: number };
   durationsSec: Record<string, number>;
   world: number;
   backend: string;
@@ -776,6 +776,7 @@ export async function recpoRank(job: RecJob, comm: Collective, hooks?: RecHooks)
   let latency: RecResult['latency'];
   if (job.latencyRequests > 0 && comm.rank === 0) {
     const per: number[] = [];
+    const perTokens: number[] = [];
     let toks = 0;
     const reqs = testSamples.slice(0, job.latencyRequests);
     encodeUsers(ctx, reqs.slice(0, 1), cfg.rollout.maxNewTokens); // warm-up
@@ -785,10 +786,12 @@ export async function recpoRank(job: RecJob, comm: Collective, hooks?: RecHooks)
       tf.tidy(() => catalogScores(ctx, tf.tensor2d(enc.vecs, [1, mcfg.dModel])).dataSync());
       per.push((d0() - t) / 1000);
       toks += enc.tokens[0].length;
+      perTokens.push(enc.tokens[0].length);
     }
     const sorted = [...per].sort((x, y) => x - y);
     latency = {
       perRequestSec: per,
+      perRequestTokens: perTokens,
       meanSec: per.reduce((x, y) => x + y, 0) / per.length,
       medianSec: sorted[Math.floor(sorted.length / 2)],
       meanReasoningTokens: toks / per.length,
