@@ -701,6 +701,7 @@ export async function recpoRank(job: RecJob, comm: Collective, hooks?: RecHooks)
     badEvals = Number(st.badEvals ?? 0);
     Object.assign(curves, st.curves ?? {});
   }
+  let bestValid: EvalResult | undefined; // the valid result of the best step, when computed in this process
   const evaluateValid = async (step: number) => {
     hooks?.onPhase?.(`valid @ step ${step}`);
     refreshItemTable(ctx);
@@ -711,6 +712,7 @@ export async function recpoRank(job: RecJob, comm: Collective, hooks?: RecHooks)
     curves.validHr10.push(result.metrics['HR@10']);
     if (comm.rank === 0) hooks?.onEval?.({ step, ndcg10: ndcg, hr10: result.metrics['HR@10'] });
     if (ndcg > bestMetric) {
+      bestValid = result;
       bestMetric = ndcg;
       bestStep = step;
       badEvals = 0;
@@ -723,7 +725,7 @@ export async function recpoRank(job: RecJob, comm: Collective, hooks?: RecHooks)
 
   const tTrain = d0();
   const end = Math.min(cfg.steps, job.stopAfter ?? cfg.steps);
-  if (start === 0 && validSamples.length > 0) await evaluateValid(0);
+  if (start === 0 && cfg.steps > 0 && validSamples.length > 0) await evaluateValid(0);
   for (let step = start; step < end; step++) {
     if (cfg.patience > 0 && badEvals >= cfg.patience) break;
     const st = cfg.variant === 'no-reasoning' ? contrastiveStep(ctx, step, opt) : recpoStep(ctx, step, opt);
@@ -756,14 +758,14 @@ export async function recpoRank(job: RecJob, comm: Collective, hooks?: RecHooks)
     };
   }
   // Load the best checkpoint (spec §4.7) and report valid + test.
-  if (hasCheckpoint(bestDir)) {
+  if (cfg.steps > 0 && hasCheckpoint(bestDir)) {
     const saved = loadCheckpoint(bestDir);
     assignParams(params, saved.params);
   }
   hooks?.onPhase?.('final evaluation');
   const tEval = d0();
   refreshItemTable(ctx);
-  const valid = (await evaluateSplit(ctx, validSamples, 'valid')).result;
+  const valid = bestValid ?? (await evaluateSplit(ctx, validSamples, 'valid')).result;
   const testOut = await evaluateSplit(ctx, testSamples, 'test');
   durations.evaluate = (d0() - tEval) / 1000;
   const texts = testOut.tokens.slice(0, job.keepTexts).map((t, i) => ({
