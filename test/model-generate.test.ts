@@ -143,7 +143,7 @@ test('initParams: same seed → bitwise identical; different seed → different'
   // norms start at one; matrices are N(0, initStd) with the output projections scaled by 1/sqrt(2·nLayers)
   assert.ok(Array.from(a.final_norm.dataSync()).every((x) => x === 1));
   const std = (t: tf.Tensor) => {
-    const v = t.dataSync();
+    const v = Array.from(t.dataSync());
     return Math.sqrt(v.reduce((s, x) => s + x * x, 0) / v.length);
   };
   assert.ok(Math.abs(std(a.embed) - 0.3) < 0.02, `embed std ${std(a.embed)}`);

@@ -3,11 +3,12 @@
 import { Command } from 'commander';
 import { registerDataCommands } from './data';
 import { registerRunCommands } from './run';
+import { registerBenchCommands } from './bench';
 
 export type Registrar = (program: Command) => void;
 
 /** Command groups, in help order. */
-export const REGISTRARS: Registrar[] = [registerDataCommands, registerRunCommands];
+export const REGISTRARS: Registrar[] = [registerDataCommands, registerRunCommands, registerBenchCommands];
 
 export function buildProgram(): Command {
   const program = new Command('r2ec')
