@@ -4,7 +4,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { defaultDataset, dataRoot } from '../data/registry';
 import { makeConfig, parseSets, PROFILES, type Profile } from '../experiment/config';
 import { EXPERIMENTS, experimentMethods } from '../experiment/presets';
-import { runExperiment, type ExperimentHooks } from '../experiment/run';
+import { runExperiment, metricColumns, type ExperimentHooks } from '../experiment/run';
 import { toMarkdown } from '../report/table';
 import { ConfigError } from '../util/errors';
 
@@ -69,7 +69,7 @@ export async function runCommand(experiment: string, o: RunOptions): Promise<voi
   cfg.methods = methods;
   if (dataset === 'synthetic') process.stderr.write('note: dataset "synthetic" is generated data, not a real benchmark\n');
   const result = await runExperiment(cfg, progressHooks());
-  console.log(`\n${toMarkdown(result.table.rows, { caption: `${experiment} on ${dataset}${result.dataset.provenance.synthetic ? ' (synthetic)' : ''}, profile ${cfg.profile}`, decimals: 4, better: Object.fromEntries(['HR@5', 'NDCG@5', 'HR@10', 'NDCG@10', 'HR@20', 'NDCG@20'].map((k) => [k, 'higher' as const])) })}`);
+  console.log(`\n${toMarkdown(result.table.rows, { caption: `${experiment} on ${dataset}${result.dataset.provenance.synthetic ? ' (synthetic)' : ''}, profile ${cfg.profile}`, decimals: 4, better: Object.fromEntries(metricColumns(cfg.eval.ks).map((k) => [k, 'higher' as const])) })}`);
   console.log(`results: ${result.outDir}`);
 }
 

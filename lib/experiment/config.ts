@@ -47,6 +47,8 @@ export interface ExperimentConfig {
   eval: {
     /** HR@K / NDCG@K cut-offs */
     ks: number[];
+    /** exclude history items from the ranking (spec §5; repeat purchases then count as misses) */
+    maskHistory: boolean;
     /** valid / test samples to evaluate (0 = the whole split); a seeded subset, the same for every method */
     validSamples: number;
     testSamples: number;
@@ -153,10 +155,10 @@ export function defaultConfig(profile: Profile, dataset: string, experiment = 'm
     gru4rec: { ...baseNeural, seed },
     caser: { ...baseNeural, seed },
     eval: smoke
-      ? { ks: [5, 10, 20], validSamples: 24, testSamples: 48, latencyRequests: 2, keepTexts: 16 }
+      ? { ks: [5, 10, 20], maskHistory: true, validSamples: 24, testSamples: 48, latencyRequests: 2, keepTexts: 16 }
       : profile === 'quick'
-        ? { ks: [5, 10, 20], validSamples: 300, testSamples: 1000, latencyRequests: 20, keepTexts: 100 }
-        : { ks: [5, 10, 20], validSamples: 0, testSamples: 0, latencyRequests: 100, keepTexts: 200 },
+        ? { ks: [5, 10, 20], maskHistory: true, validSamples: 300, testSamples: 1000, latencyRequests: 20, keepTexts: 100 }
+        : { ks: [5, 10, 20], maskHistory: true, validSamples: 0, testSamples: 0, latencyRequests: 100, keepTexts: 200 },
     world: 0,
     resultsDir: 'results',
     resume: true,

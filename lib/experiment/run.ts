@@ -26,7 +26,7 @@ import {
 } from './config';
 import { prepareLanguageModel, type PreparedLM } from './languageModel';
 
-export const METRIC_COLUMNS = ['HR@5', 'NDCG@5', 'HR@10', 'NDCG@10', 'HR@20', 'NDCG@20'];
+export const metricColumns = (ks: number[] = [5, 10, 20]) => ks.flatMap((k) => [`HR@${k}`, `NDCG@${k}`]);
 
 /** What is kept of an evaluation: JSON-safe (unrankable = null rank). */
 export interface StoredEval {
@@ -109,8 +109,9 @@ async function runBaseline(ds: Dataset, cfg: ExperimentConfig, m: MethodSpec, va
   else trained = await trainCaser(ds, local.caser);
   const trainSec = (performance.now() - t0) / 1000;
   const t1 = performance.now();
-  const v = await evaluateRanking(ds, valid, trained.scorer);
-  const t = await evaluateRanking(ds, test, trained.scorer);
+  const evalOpts = { ks: local.eval.ks, maskHistory: local.eval.maskHistory };
+  const v = await evaluateRanking(ds, valid, trained.scorer, evalOpts);
+  const t = await evaluateRanking(ds, test, trained.scorer, evalOpts);
   const evalSec = (performance.now() - t1) / 1000;
   // latency per request at batch 1 (score the whole catalog for one user), as for the LM methods
   let latency: MethodResult['latency'];
@@ -160,7 +161,8 @@ export interface ResultTable {
  * Test metrics per method. For the first R²ec-kind method, each metric is compared with the best other method on
  * that metric: relative improvement and a paired two-sided t-test on the per-sample values (the paper's protocol).
  */
-export function buildTable(methods: MethodResult[]): ResultTable {
+export function buildTable(methods: MethodResult[], ks: number[] = [5, 10, 20]): ResultTable {
+  const METRIC_COLUMNS = metricColumns(ks);
   const rows: Row[] = methods.map((m) => {
     const row: Row = { Method: m.name };
     for (const k of METRIC_COLUMNS) row[k] = m.test.metrics[k];
@@ -191,8 +193,8 @@ function comparisonText(t: ResultTable): string {
 }
 
 /** Write metrics.{csv,md,tex} with best/second marks and significance daggers on the reference row. */
-export function writeResultTable(dir: string, name: string, t: ResultTable, caption: string, label: string): void {
-  const better = Object.fromEntries(METRIC_COLUMNS.map((k) => [k, 'higher' as const]));
+export function writeResultTable(dir: string, name: string, t: ResultTable, caption: string, label: string, ks: number[] = [5, 10, 20]): void {
+  const better = Object.fromEntries(metricColumns(ks).map((k) => [k, 'higher' as const]));
   const sig = new Map((t.comparison ?? []).map((c) => [c.metric, c.p < 0.05 && (c.improvementPct ?? 0) > 0]));
   writeTable(dir, name, t.rows, {
     caption,
@@ -269,6 +271,7 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
           testIdx,
           workDir,
           latencyRequests: local.eval.latencyRequests,
+          eval: { ks: local.eval.ks, maskHistory: local.eval.maskHistory },
           keepTexts: local.eval.keepTexts,
         },
         world,
@@ -291,7 +294,7 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
     methods.push(result);
     hooks.onMethodDone?.(result);
   }
-  const table = buildTable(methods);
+  const table = buildTable(methods, cfg.eval.ks);
   durations.total = (performance.now() - tStart) / 1000;
   const manifest = makeManifest({
     backend: backendName(),
@@ -309,7 +312,7 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
   const caption =
     `${cfg.experiment} on ${ds.name}${ds.provenance.synthetic ? ' (synthetic)' : ''}: test metrics over ${test.length} samples ` +
     `(profile ${cfg.profile}, seed ${cfg.seed}, backend ${backendName()}). Best per column in bold, second underlined.`;
-  writeResultTable(outDir, 'metrics', table, caption, `tab:${slug(cfg.experiment)}-${slug(cfg.dataset)}`);
+  writeResultTable(outDir, 'metrics', table, caption, `tab:${slug(cfg.experiment)}-${slug(cfg.dataset)}`, cfg.eval.ks);
   fs.writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2));
   fs.writeFileSync(
     path.join(outDir, 'curves.json'),

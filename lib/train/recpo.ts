@@ -100,6 +100,8 @@ export interface RecJob {
   keepTexts: number;
   /** stop after this step in this call (to test resume) */
   stopAfter?: number;
+  /** evaluation protocol (spec §5) */
+  eval: { ks: number[]; maskHistory: boolean };
 }
 
 export interface RecCurves {
@@ -623,7 +625,7 @@ async function evaluateSplit(ctx: Ctx, samples: Sample[], split: string): Promis
       const u = tf.gather(tf.tensor2d(all, [samples.length, d]), tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
       return catalogScores(ctx, u);
     });
-  const result = await evaluateRanking(ctx.ds, samples, scorer, { batchSize: 128 });
+  const result = await evaluateRanking(ctx.ds, samples, scorer, { batchSize: 128, ks: ctx.job.eval.ks, maskHistory: ctx.job.eval.maskHistory });
   result.options.split = split;
   return { result, tokens };
 }
