@@ -232,7 +232,7 @@ export function forward(params: Params, cfg: ModelConfig, batch: TokenBatch, opt
     const qRope = ropeTables(batch.positions, H, dh, cfg.ropeTheta, 1 / Math.sqrt(dh)); // 1/sqrt(dh) folded into q
     const kRope = ropeTables(batch.positions, Hkv, dh, cfg.ropeTheta, 1);
     const bias = attentionBias(B, H, T, Tk, keyMask, pastLen);
-    const repeat = Hkv === H ? undefined : tf.tensor1d(Array.from({ length: H }, (_, h) => Math.floor(h / (H / Hkv))), 'int32');
+    const group = H / Hkv; // query heads per key/value head
     for (let l = 0; l < cfg.nLayers; l++) {
       const p = (n: string) => params[`layers.${l}.${n}`];
       const h = rmsNorm(x, p('attn_norm'), cfg.normEps);
@@ -251,11 +251,13 @@ export function forward(params: Params, cfg: ModelConfig, batch: TokenBatch, opt
         newK.push(tf.keep(k4));
         newV.push(tf.keep(v4));
       }
-      const kH = repeat ? tf.gather(k4, repeat, 1) : k4;
-      const vH = repeat ? tf.gather(v4, repeat, 1) : v4;
-      const scores = tf.add(tf.matMul(q4, kH, false, true), bias); // [B, H, T, Tk]
+      // Grouped-query attention without copying K/V per query head (a GatherV2 on wasm took ~90% of a decode step):
+      // the query heads of kv head i are the consecutive heads i·group…, so [B, H, T, ·] is [B, Hkv, group·T, ·] by a
+      // reshape, and one matMul per kv head serves its whole group.
+      const qG = tf.reshape(q4, [B, Hkv, group * T, dh]);
+      const scores = tf.add(tf.reshape(tf.matMul(qG, k4, false, true), [B, H, T, Tk]), bias); // [B, H, T, Tk]
       const probs = tf.softmax(scores);
-      const ctx = tf.matMul(probs, vH); // [B, H, T, dh]
+      const ctx = tf.reshape(tf.matMul(tf.reshape(probs, [B, Hkv, group * T, Tk]), v4), [B, H, T, dh]); // [B, H, T, dh]
       const merged = tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
       x = tf.add(x, tf.matMul(merged, p('wo')));
       const m = rmsNorm(x, p('mlp_norm'), cfg.normEps);
