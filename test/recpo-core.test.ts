@@ -77,8 +77,8 @@ test('the item-term gradient reaches the best trajectory and its target item, no
   await initBackend({ log: false });
   const G = 4;
   const d = 6;
-  const users = tf.variable(tf.randomNormal([G, d], 0, 1, 'float32', 1));
-  const items = tf.variable(tf.randomNormal([3, d], 0, 1, 'float32', 2)); // in-batch targets; this user's is column 1
+  const users = tf.variable(tf.randomNormal([G, d], 0, 1, 'float32', 1)) as unknown as tf.Variable<tf.Rank.R2>;
+  const items = tf.variable(tf.randomNormal([3, d], 0, 1, 'float32', 2)) as unknown as tf.Variable<tf.Rank.R2>; // in-batch targets; this user's is column 1
   const adv = [-0.5, 1.5, -0.5, -0.5];
   const best = Array.from(bestTrajectoryMask(adv, G, 1));
   const w = tf.tensor1d(itemTermWeights(adv, best, G, 1, 'eq8'));

@@ -153,7 +153,10 @@ export async function runSpmd<R>(
   } catch (e) {
     Atomics.store(ctl, 2, 1);
     Atomics.notify(ctl, 1);
-    await Promise.allSettled(exits);
+    const settled = await Promise.allSettled(exits);
+    // When rank 0 only noticed that another rank failed, the other rank's own error is the informative one.
+    const other = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (other && e instanceof R2ecError && /another rank failed/.test(e.message)) throw other.reason;
     throw e;
   } finally {
     for (const w of workers) void w.terminate();
