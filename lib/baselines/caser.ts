@@ -37,6 +37,9 @@ export interface CaserConfig extends NeuralConfig {
 
 export const CASER_DEFAULTS: CaserConfig = {
   ...NEURAL_DEFAULTS,
+  // one target per example ('last'), so App. D's batch 256 is 256 targets per step
+  batchSize: 256,
+  lr: 1e-3,
   maxLen: 5,
   dropout: 0.5,
   trainOn: 'last',

@@ -117,12 +117,16 @@ export interface NeuralConfig {
   verbose: boolean;
 }
 
+// Chosen on ml-100k VALID NDCG@10 (SASRec, d 64, 2 blocks, 12–30 epochs): App. D's lr 1e-4 is far too slow at our
+// scale; with batches of 256 windows (≈ 4,800 targets per step) lr 1e-3 / 3e-3 / 6e-3 reached 0.080 / 0.098 / 0.094
+// after 15 epochs, while 64 windows (≈ 1,200 targets per step, still ~4× App. D's 256 samples) with lr 2e-3 reached
+// 0.100 after 10 epochs. `batchSize` counts examples: windows in 'allPositions' mode, samples in 'last' mode.
 export const NEURAL_DEFAULTS: NeuralConfig = {
   seed: 42,
-  epochs: 200,
-  patience: 5,
-  batchSize: 256,
-  lr: 1e-3,
+  epochs: 50,
+  patience: 3,
+  batchSize: 64,
+  lr: 2e-3,
   weightDecay: 0.01, // PyTorch AdamW's default (App. D names AdamW, no decay value)
   dim: 64,
   maxLen: 20,
