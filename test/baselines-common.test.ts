@@ -74,6 +74,9 @@ test('training examples: allPositions labels every train target exactly once; la
     assert.deepEqual(seq.slice(1), own.map((s) => s.target.item));
     assert.equal(seq[0], own[0].history[0].item);
   }
+  // a train split whose samples do not chain is refused, not silently miscounted
+  const broken = { ...ds, samples: { ...ds.samples, train: ds.samples.train.filter((_, i) => i !== 2) } };
+  assert.throws(() => trainSequences(broken), /does not continue the user's previous train sample/);
   const ex = buildExamples(ds, 3, 'allPositions');
   const labels = ex.flatMap((e) => [...e.labels].filter((x) => x > 0)).sort((a, b) => a - b);
   assert.deepEqual(labels, ds.samples.train.map((s) => s.target.item).sort((a, b) => a - b));

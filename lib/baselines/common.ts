@@ -194,6 +194,16 @@ export function trainSequences(ds: Dataset): Map<number, number[]> {
   const out = new Map<number, number[]>();
   for (const [u, list] of byUser) {
     list.sort((a, b) => a.index - b.index);
+    for (let k = 1; k < list.length; k++) {
+      const h = list[k].history;
+      const prev = list[k - 1].target;
+      if (h.length === 0 || h[h.length - 1].item !== prev.item || h[h.length - 1].timestamp !== prev.timestamp) {
+        throw new R2ecError(
+          `dataset "${ds.name}": train sample ${list[k].index} of user ${u} does not continue the user's previous ` +
+            `train sample ${list[k - 1].index} (its history should end with that target); samples must be built as in spec §1`,
+        );
+      }
+    }
     out.set(u, [...list[0].history.map((h) => h.item), ...list.map((s) => s.target.item)]);
   }
   return out;
