@@ -515,7 +515,7 @@ export function comparisonTable(m: MetricsTable, name = 'improvement', label?: s
         { key: 'best_baseline', label: 'Best baseline' },
         { key: 'baseline', label: 'Baseline value', decimals: 4 },
         { key: 'improvement_pct', label: 'Improv. (%)', decimals: 1 },
-        { key: 'p', label: 'p', format: (v) => (typeof v === 'number' ? (v < 1e-4 ? v.toExponential(1) : v.toFixed(4)) : '–') },
+        { key: 'p', label: 'p', format: (v) => (typeof v !== 'number' ? '–' : v === 0 ? '0' : v < 1e-4 ? v.toExponential(1) : v.toFixed(4)) },
       ],
       caption:
         `Relative improvement of ${m.reference} over the best baseline per dataset and metric, and the p-value of a paired ` +
@@ -1025,7 +1025,7 @@ export function behaviorSharesTable(
       const shares = behaviorShares(s.results.filter((r) => groupOf(r.id) === g));
       const n = shares[0]?.n ?? 0;
       const unl = shares[0]?.unlabeled ?? 0;
-      ns.push(`${g} ${s.name}: n=${n}${unl ? ` (${unl} unlabelled)` : ''}`);
+      ns.push(`${g} ${s.name}: n=${n} texts${unl ? ` (+${unl} the source could not label)` : ''}`);
       columns.push({ key: `${g} ${s.name}`, label: `${s.name} (%)`, decimals: 1 });
       for (const sh of shares) {
         const row = rows.find((r) => r.behavior === sh.behavior)!;
