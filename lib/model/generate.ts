@@ -49,10 +49,12 @@ export function sampleToken(logits: Float32Array, s: SamplingConfig, rng: Rng): 
     for (let i = 1; i < V; i++) if (logits[i] > logits[tok]) tok = i;
     return [tok, logits[tok] - logZ];
   }
-  // candidates sorted by logit (descending, ties by id) — only as many as top-k needs
-  let idx = Array.from({ length: V }, (_, i) => i);
-  idx.sort((a, b) => logits[b] - logits[a] || a - b);
-  if (s.topK > 0 && s.topK < V) idx = idx.slice(0, s.topK);
+  // Candidates: the top-k ids (by logit, ties to the lower id) when top-k is set, selected without sorting the whole
+  // vocabulary; sorted only when top-p needs the order.
+  let idx: number[];
+  if (s.topK > 0 && s.topK < V) idx = topKIndices(logits, s.topK);
+  else idx = Array.from({ length: V }, (_, i) => i);
+  if (s.topP < 1 || s.topK > 0) idx.sort((a, b) => logits[b] - logits[a] || a - b);
   const w = idx.map((i) => Math.exp((logits[i] - max) / s.temperature));
   let total = w.reduce((a, b) => a + b, 0);
   if (s.topP < 1) {
@@ -79,6 +81,43 @@ export function sampleToken(logits: Float32Array, s: SamplingConfig, rng: Rng): 
     }
   }
   return [tok, logits[tok] - logZ];
+}
+
+/** Ids of the k largest logits (ties to the lower id), unordered: one pass with a k-slot min-structure. */
+function topKIndices(logits: Float32Array, k: number): number[] {
+  const better = (a: number, b: number) => logits[a] > logits[b] || (logits[a] === logits[b] && a < b);
+  // binary min-heap of candidate ids, root = the worst kept candidate
+  const heap: number[] = [];
+  const up = (i: number) => {
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!better(heap[p], heap[i])) break;
+      [heap[p], heap[i]] = [heap[i], heap[p]];
+      i = p;
+    }
+  };
+  const down = (i: number) => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && better(heap[m], heap[l])) m = l;
+      if (r < heap.length && better(heap[m], heap[r])) m = r;
+      if (m === i) return;
+      [heap[m], heap[i]] = [heap[i], heap[m]];
+      i = m;
+    }
+  };
+  for (let i = 0; i < logits.length; i++) {
+    if (heap.length < k) {
+      heap.push(i);
+      up(heap.length - 1);
+    } else if (better(i, heap[0])) {
+      heap[0] = i;
+      down(0);
+    }
+  }
+  return heap;
 }
 
 /**
