@@ -1,6 +1,6 @@
 // Every notebook in notebooks/*.ipynb runs headlessly (scripts/run-notebook.py, project kernel, R2EC_PROFILE=smoke)
-// and writes result files that parse. Results and executed copies go to a temporary folder (R2EC_RESULTS_DIR), so a
-// test run never overwrites a researcher's results/.
+// and writes result files that parse. Results, warmed-up LMs and executed copies go to a temporary folder
+// (R2EC_RESULTS_DIR, R2EC_LM_CACHE), so a test run never overwrites a researcher's results/ or LM cache.
 //
 // Adding a notebook: add one entry to EXPECT below (its results folder, tables, figures, manifest config keys).
 // A notebook without an entry still runs, and must still write <results>/<notebook name>/manifest.json.
@@ -13,6 +13,11 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { availableDatasets } from '../lib/data/registry';
+import { defaultConfig } from '../lib/experiment/config';
+import { experimentMethods } from '../lib/experiment/presets';
+import { metricColumns } from '../lib/experiment/run';
+import { defaultDatasets, SEGMENTS } from '../lib/report/paper';
+import { BEHAVIORS } from '../lib/behaviors/types';
 
 const ROOT = path.resolve(__dirname, '..');
 const DATA_DIR = process.env.R2EC_DATA_DIR ?? '../shared/data';
@@ -44,6 +49,18 @@ interface NotebookExpectation {
 /** Datasets the data notebooks report: everything present under the data root (registry order). */
 const datasetNames = () => availableDatasets(path.resolve(ROOT, DATA_DIR)).map((e) => e.name);
 
+// The paper notebooks (01–06) at the smoke profile: their first cells pick these datasets and methods.
+const smokeRoot = () => path.resolve(ROOT, DATA_DIR);
+/** 01, 03, 05: synthetic + ml-100k when present (or R2EC_DATASETS) */
+const smokeDatasets = () => defaultDatasets('smoke', { root: smokeRoot() });
+/** 02, 04, 06: synthetic only (or R2EC_DATASETS); 02's sweeps and 06 use the first one */
+const smokeSynthetic = () => defaultDatasets('smoke', { root: smokeRoot(), smoke: ['synthetic'] });
+const smokeMetrics = () => metricColumns(defaultConfig('smoke', 'synthetic').eval.ks);
+const methodNames = (experiment: string) => () => experimentMethods(experiment).map((m) => m.name);
+const perDataset = (datasets: string[], keys: string[]) => datasets.flatMap((d) => keys.map((k) => `${d} ${k}`));
+const PAPER_CONFIG = ['profile', 'datasets', 'seeds', 'methods'];
+const PAPER_DISPLAYS = ['text/html', 'text/markdown'];
+
 const EXPECT: Record<string, NotebookExpectation> = {
   '00-data': {
     results: '00-data',
@@ -62,6 +79,99 @@ const EXPECT: Record<string, NotebookExpectation> = {
     config: ['profile', 'window', 'datasets'],
     displays: ['text/html', 'image/svg+xml'],
   },
+  '01-main-results': {
+    results: '01-main-results',
+    tables: [
+      { name: 'main', columns: ['Method', ...perDataset(smokeDatasets(), smokeMetrics())], rowKey: 'Method', rows: methodNames('main') },
+      {
+        name: 'improvement',
+        columns: ['dataset', 'metric', 'reference', 'best_baseline', 'baseline', 'improvement_pct', 'p'],
+        rowKey: 'dataset',
+        rows: () => smokeDatasets().flatMap((d) => smokeMetrics().map(() => d)),
+      },
+    ],
+    figures: ['main-ndcg10'],
+    config: [...PAPER_CONFIG, 'baselineKinds', 'alpha'],
+    displays: PAPER_DISPLAYS,
+  },
+  '02-reward-ablations': {
+    results: '02-reward-ablations',
+    tables: [
+      { name: 'ablations', columns: ['Method', ...perDataset(smokeSynthetic(), smokeMetrics())], rowKey: 'Method', rows: methodNames('ablations') },
+      {
+        name: 'sweeps',
+        columns: ['Setting', ...perDataset(smokeSynthetic().slice(0, 1), ['NDCG@10', 'HR@10', 'tokens'])],
+        rowKey: 'Setting',
+        // the smoke values of the notebook's first cell: 2 per sweep
+        rows: () => ['β=0.05', 'β=0.5', 'G=2', 'G=4', 'T=1', 'T=2', 'top-k=10', 'top-k=200'],
+      },
+    ],
+    figures: [
+      ...smokeSynthetic().flatMap((d) => ['reward', 'valid', 'length'].map((k) => `curves-${d}-${k}`)),
+      'sweep-beta', 'sweep-groupSize', 'sweep-temperature', 'sweep-topK',
+    ],
+    config: [...PAPER_CONFIG, 'sweeps', 'curveMethods'],
+    displays: PAPER_DISPLAYS,
+  },
+  '03-cold-start': {
+    results: '03-cold-start',
+    tables: ['ndcg10', 'hr10'].map((m) => ({
+      name: `cold-start-${m}`,
+      columns: ['Method', ...perDataset(smokeDatasets(), SEGMENTS.map((s) => s.key))],
+      rowKey: 'Method',
+      rows: methodNames('main'),
+    })),
+    figures: smokeDatasets().map((d) => `cold-start-${d}`),
+    config: [...PAPER_CONFIG, 'metrics'],
+    displays: PAPER_DISPLAYS,
+  },
+  '04-embedding-pooling': {
+    results: '04-embedding-pooling',
+    tables: [
+      {
+        name: 'pooling',
+        columns: ['Method', ...perDataset(smokeSynthetic(), ['NDCG@5', 'NDCG@10', 'HR@5', 'HR@10'])],
+        rowKey: 'Method',
+        rows: methodNames('pooling'),
+      },
+    ],
+    figures: ['pooling-ndcg10'],
+    config: [...PAPER_CONFIG, 'metrics'],
+    displays: PAPER_DISPLAYS,
+  },
+  '05-reasoning-behaviors': {
+    results: '05-reasoning-behaviors',
+    tables: [
+      {
+        name: 'behavior-shares',
+        columns: ['Behaviour', ...perDataset(smokeDatasets(), ['rules'])],
+        rowKey: 'Behaviour',
+        rows: () => BEHAVIORS.map((b) => b.label),
+      },
+    ],
+    figures: ['behavior-shares'],
+    config: [...PAPER_CONFIG, 'textMethods', 'textsPerDataset', 'useLlmJudge'],
+    displays: PAPER_DISPLAYS,
+  },
+  '06-efficiency': {
+    results: '06-efficiency',
+    tables: [
+      {
+        name: 'latency',
+        columns: [
+          'Method',
+          ...perDataset(smokeSynthetic().slice(0, 1), [
+            'latency_mean_s', 'latency_median_s', 'latency_p95_s', 'throughput_per_s', 'reasoning_tokens', 'requests', 'ndcg10',
+          ]),
+        ],
+        rowKey: 'Method',
+        rows: methodNames('efficiency'),
+      },
+    ],
+    figures: ['latency-vs-length'],
+    config: [...PAPER_CONFIG, 'latencyRequests'],
+    displays: PAPER_DISPLAYS,
+  },
 };
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'r2ec-notebooks-'));
@@ -78,7 +188,14 @@ function runNotebook(nb: string, out: string, timeoutSec: number): Promise<{ cod
       [path.join(ROOT, 'scripts', 'run-notebook.py'), path.resolve(ROOT, 'notebooks', nb), '--out', out, '--timeout', String(timeoutSec)],
       {
         cwd: ROOT,
-        env: { ...process.env, R2EC_PROFILE: 'smoke', R2EC_DATA_DIR: DATA_DIR, R2EC_RESULTS_DIR: path.join(tmp, 'results') },
+        env: {
+          ...process.env,
+          R2EC_PROFILE: 'smoke',
+          R2EC_DATA_DIR: DATA_DIR,
+          R2EC_RESULTS_DIR: path.join(tmp, 'results'),
+          // warmed-up LMs of the paper notebooks: shared by the notebooks of this run, never the user's cache
+          R2EC_LM_CACHE: path.join(tmp, 'lm-cache'),
+        },
         maxBuffer: 64 * 1024 * 1024,
         timeout: 30 * 60 * 1000,
       },
