@@ -93,7 +93,7 @@ let fixesInstalled = false;
 /**
  * - UnsortedSegmentSum is missing on wasm, so gather (embedding lookup) has no gradient there: register a JS kernel.
  * - OneHot on wasm ignores its dtype (float32 one-hots hold int32 bits), which broke the token-loss gradient.
- * - Slice, and BatchMatMul with batch > 1 or transpose flags (which the built-in matMul gradient uses), take slow
+ * - GatherV2 (embedding lookups), Slice, and BatchMatMul with batch > 1 or transpose flags (which the built-in matMul gradient uses), take slow
  *   paths on wasm: faster kernels in ./wasmKernels.
  */
 function installKernelFixes(name: BackendName): void {

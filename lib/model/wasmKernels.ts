@@ -191,7 +191,48 @@ function oneHot(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs: 
   return out;
 }
 
+/**
+ * GatherV2 (batchDims 0): tfjs 4.22's wasm kernel took ~7 ms to gather 1024 embedding rows of 128 floats (a
+ * contiguous copy of 0.5 MB). Copy whole inner rows instead. Other cases go to the original kernel.
+ */
+let originalGather: tf.KernelFunc | undefined;
+function gatherV2(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs: unknown }): tf.TensorInfo {
+  const be = args.backend as WasmBackend;
+  const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+  const { axis, batchDims } = args.attrs as { axis: number; batchDims: number };
+  const ax = axis < 0 ? axis + x.shape.length : axis;
+  if ((batchDims ?? 0) !== 0 || x.dtype === 'string' || indices.dtype !== 'int32') {
+    return originalGather!(args as never) as tf.TensorInfo;
+  }
+  const outer = prod(x.shape.slice(0, ax));
+  const dim = x.shape[ax];
+  const inner = prod(x.shape.slice(ax + 1));
+  const out = be.makeOutput([...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)], x.dtype);
+  const xv = be.typedArrayFromHeap(x);
+  const iv = be.typedArrayFromHeap(indices);
+  const ov = be.typedArrayFromHeap(out);
+  const n = iv.length;
+  for (let j = 0; j < n; j++) {
+    if (iv[j] < 0 || iv[j] >= dim) throw new Error(`GatherV2: the index value ${iv[j]} is not in [0, ${dim - 1}]`);
+  }
+  for (let o = 0; o < outer; o++) {
+    const src = o * dim * inner;
+    const dst = o * n * inner;
+    for (let j = 0; j < n; j++) {
+      const from = src + iv[j] * inner;
+      ov.set(xv.subarray(from, from + inner), dst + j * inner);
+    }
+  }
+  return out;
+}
+
 export function registerWasmKernelFixes(): void {
+  const gather = tf.getKernel(tf.GatherV2, 'wasm');
+  if (gather) {
+    originalGather = gather.kernelFunc;
+    tf.unregisterKernel(tf.GatherV2, 'wasm');
+    tf.registerKernel({ kernelName: tf.GatherV2, backendName: 'wasm', kernelFunc: gatherV2 as tf.KernelFunc });
+  }
   tf.registerKernel({ kernelName: tf.OneHot, backendName: 'wasm', kernelFunc: oneHot as tf.KernelFunc });
   tf.registerKernel({ kernelName: tf.BatchMatMul, backendName: 'wasm', kernelFunc: batchMatMul as tf.KernelFunc });
   tf.registerKernel({ kernelName: tf.Slice, backendName: 'wasm', kernelFunc: slice as tf.KernelFunc });
