@@ -32,14 +32,6 @@ import { readAnnotationCsv } from '../behaviors/annotation';
 import { behaviorShares, examplesPerBehavior } from '../behaviors/summary';
 import { BEHAVIORS, BEHAVIOR_IDS, type TagInput, type TagResult } from '../behaviors/types';
 
-// tslab compiles the lib/ modules a notebook imports, but not a module required by path at run time: runSpmd
-// (lib/train/parallel.ts) requires lib/train/lm.ts and recpo.ts by their absolute .ts path, which plain Node cannot
-// load. In a tslab kernel, register tsx's require hook (as spmdWorker.js does in the worker threads) so it can.
-if ((globalThis as { __tslab__?: unknown }).__tslab__ !== undefined) {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require('tsx/cjs');
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Settings shared by the notebooks
 

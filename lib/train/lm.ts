@@ -225,5 +225,5 @@ export async function lmRank(job: LMJob, comm: Collective, hooks?: LMHooks): Pro
 export function trainLM(job: LMJob, world: number, hooks?: LMHooks): Promise<LMResult> {
   validateLMTrainConfig(job.train);
   // every rank needs at least one sequence of the batch
-  return runSpmd<LMResult>({ module: path.join(__dirname, "lm.ts"), fn: "lmRank", job }, Math.min(world, job.train.batchSize), hooks);
+  return runSpmd<LMResult>({ module: path.join(__dirname, 'lm.ts'), fn: 'lmRank', job }, lmRank as never, Math.min(world, job.train.batchSize), hooks);
 }

@@ -112,15 +112,14 @@ export type SpmdFn<R> = (job: never, comm: Collective, hooks?: unknown) => Promi
  */
 export async function runSpmd<R>(
   task: SpmdTask,
+  /** the same function as task.module's task.fn, for rank 0 in this thread (no require by path here, so this
+   *  works wherever the caller's modules were loaded from, tslab kernels included) */
+  fn: SpmdFn<R>,
   world: number,
   hooks?: unknown,
   sharedMiB = 64,
   timeoutMs = 600_000,
 ): Promise<R> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require(task.module) as Record<string, SpmdFn<R>>;
-  const fn = mod[task.fn];
-  if (typeof fn !== 'function') throw new R2ecError(`${task.module} does not export a function "${task.fn}"`);
   if (world === 1) return fn(task.job as never, SOLO, hooks);
   const space: SharedSpace = {
     ctl: new SharedArrayBuffer(CTL_WORDS * 4),

@@ -811,7 +811,7 @@ export async function recpoRank(job: RecJob, comm: Collective, hooks?: RecHooks)
 
 export function runRecPO(job: RecJob, world: number, hooks?: RecHooks): Promise<RecResult> {
   fs.mkdirSync(job.workDir, { recursive: true });
-  return runSpmd<RecResult>({ module: path.join(__dirname, 'recpo.ts'), fn: 'recpoRank', job }, Math.min(world, Math.max(1, job.config.usersPerStep)), hooks);
+  return runSpmd<RecResult>({ module: path.join(__dirname, 'recpo.ts'), fn: 'recpoRank', job }, recpoRank as never, Math.min(world, Math.max(1, job.config.usersPerStep)), hooks);
 }
 
 export { prepareVectors };
