@@ -51,6 +51,10 @@ export interface MethodResult {
   texts?: RecResult['texts'];
   meanReasoningTokens?: number;
   latency?: RecResult['latency'];
+  /** batched test evaluation: samples per second */
+  throughput?: { samplesPerSec: number; batchSize: number };
+  /** wall time of this method when it was trained (kept when the result is reused) */
+  durationSec?: number;
   configHash: string;
   config: unknown;
 }
@@ -111,7 +115,9 @@ async function runBaseline(ds: Dataset, cfg: ExperimentConfig, m: MethodSpec, va
   const t1 = performance.now();
   const evalOpts = { ks: local.eval.ks, maskHistory: local.eval.maskHistory };
   const v = await evaluateRanking(ds, valid, trained.scorer, evalOpts);
+  const tTest = performance.now();
   const t = await evaluateRanking(ds, test, trained.scorer, evalOpts);
+  const testSec = (performance.now() - tTest) / 1000;
   const evalSec = (performance.now() - t1) / 1000;
   // latency per request at batch 1 (score the whole catalog for one user), as for the LM methods
   let latency: MethodResult['latency'];
@@ -140,6 +146,7 @@ async function runBaseline(ds: Dataset, cfg: ExperimentConfig, m: MethodSpec, va
   const result: MethodResult = {
     name: m.name, kind: m.kind, valid: store(v), test: store(t), trainSec, evalSec, curves: trained.curves,
     bestStep: trained.bestEpoch, configHash: '', config: trained.config, latency,
+    throughput: { samplesPerSec: test.length / Math.max(testSec, 1e-9), batchSize: 256 },
   };
   trained.dispose();
   return result;
@@ -237,6 +244,7 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
     durations.languageModel = (performance.now() - t0) / 1000;
   }
   const methods: MethodResult[] = [];
+  const reused: string[] = [];
   for (const m of cfg.methods) {
     const t0 = performance.now();
     const file = path.join(outDir, 'methods', `${slug(m.name)}.json`);
@@ -249,6 +257,8 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
       const prev = JSON.parse(fs.readFileSync(file, 'utf8')) as MethodResult;
       if (prev.configHash === configHash) {
         log(`${m.name}: reusing finished result (${file})`);
+        reused.push(m.name);
+        durations[m.name] = prev.durationSec ?? 0; // the original wall time, not the ~0 s of reading it back
         methods.push(prev);
         hooks.onMethodDone?.(prev);
         continue;
@@ -283,13 +293,14 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
       result = {
         name: m.name, kind: m.kind, valid: store(r.valid), test: store(r.test),
         trainSec: r.durationsSec.train ?? 0, evalSec: r.durationsSec.evaluate ?? 0, curves: r.curves, bestStep: r.bestStep,
-        texts: r.texts, meanReasoningTokens: r.meanReasoningTokens, latency: r.latency, configHash, config: rec,
+        texts: r.texts, meanReasoningTokens: r.meanReasoningTokens, latency: r.latency, throughput: r.throughput, configHash, config: rec,
       };
     } else {
       result = { ...(await runBaseline(ds, cfg, m, valid, test)), configHash };
     }
+    result.durationSec = (performance.now() - t0) / 1000;
     fs.writeFileSync(file, JSON.stringify(result));
-    durations[m.name] = (performance.now() - t0) / 1000;
+    durations[m.name] = result.durationSec;
     log(`${m.name}: test NDCG@10 ${result.test.metrics['NDCG@10'].toFixed(4)} HR@10 ${result.test.metrics['HR@10'].toFixed(4)} (n=${result.test.n}, ${durations[m.name].toFixed(0)} s)`);
     methods.push(result);
     hooks.onMethodDone?.(result);
@@ -308,6 +319,7 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
     },
     languageModel: lm ? { key: lm.key, parameters: lm.parameters, tokens: lm.tokens, cached: lm.cached, model: lm.model } : undefined,
     durationsSec: durations,
+    reusedMethods: reused,
   });
   const caption =
     `${cfg.experiment} on ${ds.name}${ds.provenance.synthetic ? ' (synthetic)' : ''}: test metrics over ${test.length} samples ` +

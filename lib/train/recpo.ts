@@ -118,6 +118,8 @@ export interface RecCurves {
   evalStep: number[];
   validNdcg10: number[];
   validHr10: number[];
+  /** mean fused reward of the greedy reasoning on the valid samples (spec §4 reward, against the refreshed table) */
+  validReward: number[];
 }
 
 export interface RecResult {
@@ -127,6 +129,8 @@ export interface RecResult {
   curves: RecCurves;
   bestStep: number;
   stepsRun: number;
+  /** batched test throughput: evaluated samples per second (reasoning + scoring + ranking, all ranks) */
+  throughput: { samplesPerSec: number; batchSize: number };
   /** test reasoning texts (first keepTexts), with their sample index */
   texts: { sampleIndex: number; user: number; text: string; tokens: number }[];
   meanReasoningTokens: number;
@@ -598,7 +602,7 @@ function encodeUsers(ctx: Ctx, samples: Sample[], greedyTokens: number): UserEnc
 }
 
 /** Evaluate `samples` split over ranks; every rank returns the same EvalResult (computed on each). */
-async function evaluateSplit(ctx: Ctx, samples: Sample[], split: string): Promise<{ result: EvalResult; tokens: number[][] }> {
+async function evaluateSplit(ctx: Ctx, samples: Sample[], split: string): Promise<{ result: EvalResult; tokens: number[][]; reward: number }> {
   const [a, b] = shardRange(samples.length, ctx.comm.rank, ctx.comm.world);
   const enc = encodeUsers(ctx, samples.slice(a, b), ctx.cfg.rollout.maxNewTokens);
   const d = ctx.mcfg.dModel;
@@ -619,15 +623,24 @@ async function evaluateSplit(ctx: Ctx, samples: Sample[], split: string): Promis
     }
   }
   const pos = new Map(samples.map((s, i) => [s, i]));
-  const scorer = async (batch: Sample[]) =>
-    tf.tidy(() => {
+  const N1 = ctx.ds.items.length;
+  let rewardSum = 0;
+  const scorer = async (batch: Sample[]) => {
+    const scores = tf.tidy(() => {
       const rows = batch.map((s) => pos.get(s)!);
       const u = tf.gather(tf.tensor2d(all, [samples.length, d]), tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
       return catalogScores(ctx, u);
     });
+    // the training reward of the greedy reasoning, for the validation-reward curve (paper Fig. 2)
+    const sv = scores.dataSync() as Float32Array;
+    batch.forEach((s, i) => {
+      rewardSum += fusedReward(sv.subarray(i * N1, (i + 1) * N1), s.target.item, s.history.map((h) => h.item), ctx.cfg.reward).reward;
+    });
+    return scores;
+  };
   const result = await evaluateRanking(ctx.ds, samples, scorer, { batchSize: 128, ks: ctx.job.eval.ks, maskHistory: ctx.job.eval.maskHistory });
   result.options.split = split;
-  return { result, tokens };
+  return { result, tokens, reward: rewardSum / Math.max(1, samples.length) };
 }
 
 function pick<T>(arr: T[], idx: number[]): T[] {
@@ -679,7 +692,7 @@ export async function recpoRank(job: RecJob, comm: Collective, hooks?: RecHooks)
   const opt = initAdamW(params);
   const curves: RecCurves = {
     step: [], rewardMean: [], rewardStd: [], ndcgReward: [], reasoningLength: [], lossTok: [], lossRec: [], kl: [],
-    gradNorm: [], lr: [], evalStep: [], validNdcg10: [], validHr10: [],
+    gradNorm: [], lr: [], evalStep: [], validNdcg10: [], validHr10: [], validReward: [],
   };
   const validSamples = pick(ds.samples.valid, job.validIdx);
   const testSamples = pick(ds.samples.test, job.testIdx);
@@ -707,9 +720,10 @@ export async function recpoRank(job: RecJob, comm: Collective, hooks?: RecHooks)
   const evaluateValid = async (step: number) => {
     hooks?.onPhase?.(`valid @ step ${step}`);
     refreshItemTable(ctx);
-    const { result } = await evaluateSplit(ctx, validSamples, 'valid');
+    const { result, reward } = await evaluateSplit(ctx, validSamples, 'valid');
     const ndcg = result.metrics['NDCG@10'];
     curves.evalStep.push(step);
+    curves.validReward.push(reward);
     curves.validNdcg10.push(ndcg);
     curves.validHr10.push(result.metrics['HR@10']);
     if (comm.rank === 0) hooks?.onEval?.({ step, ndcg10: ndcg, hr10: result.metrics['HR@10'] });
@@ -757,6 +771,7 @@ export async function recpoRank(job: RecJob, comm: Collective, hooks?: RecHooks)
     return {
       method: job.method, valid: undefined as unknown as EvalResult, test: undefined as unknown as EvalResult, curves,
       bestStep, stepsRun, texts: [], meanReasoningTokens: 0, durationsSec: durations, world: comm.world, backend: backendName(),
+      throughput: { samplesPerSec: 0, batchSize: cfg.evalBatch },
     };
   }
   // Load the best checkpoint (spec §4.7) and report valid + test.
@@ -768,7 +783,9 @@ export async function recpoRank(job: RecJob, comm: Collective, hooks?: RecHooks)
   const tEval = d0();
   refreshItemTable(ctx);
   const valid = bestValid ?? (await evaluateSplit(ctx, validSamples, 'valid')).result;
+  const tTest = d0();
   const testOut = await evaluateSplit(ctx, testSamples, 'test');
+  const testSec = (d0() - tTest) / 1000;
   durations.evaluate = (d0() - tEval) / 1000;
   const texts = testOut.tokens.slice(0, job.keepTexts).map((t, i) => ({
     sampleIndex: testSamples[i].index,
@@ -806,7 +823,8 @@ export async function recpoRank(job: RecJob, comm: Collective, hooks?: RecHooks)
   Object.values(params).forEach((p) => p.dispose());
   if (ctx.reference) Object.values(ctx.reference).forEach((p) => p.dispose());
   durations.total = (d0() - t0) / 1000;
-  return { method: job.method, valid, test: testOut.result, curves, bestStep, stepsRun, texts, meanReasoningTokens, latency, durationsSec: durations, world: comm.world, backend: backendName() };
+  const throughput = { samplesPerSec: testSamples.length / Math.max(testSec, 1e-9), batchSize: cfg.evalBatch };
+  return { method: job.method, valid, test: testOut.result, curves, bestStep, stepsRun, texts, meanReasoningTokens, latency, throughput, durationsSec: durations, world: comm.world, backend: backendName() };
 }
 
 export function runRecPO(job: RecJob, world: number, hooks?: RecHooks): Promise<RecResult> {
