@@ -112,8 +112,8 @@ function recpoDefaults(p: Profile, seed: number): RecPOConfig {
   }
   if (p === 'quick') {
     return {
-      ...common, steps: 60, evalEvery: 20, usersPerStep: 8, rollout: { ...common.rollout, maxNewTokens: 24 },
-      promptHistory: 10, maxPromptTokens: 320, maxItemTokens: 128, patience: 3,
+      ...common, steps: 40, evalEvery: 20, usersPerStep: 8, rollout: { ...common.rollout, maxNewTokens: 32 },
+      promptHistory: 10, maxPromptTokens: 320, maxItemTokens: 128, patience: 2, optimizer: { ...common.optimizer, lr: 5e-4 },
     };
   }
   return common;
@@ -128,7 +128,7 @@ function warmupDefaults(p: Profile, seed: number): ExperimentConfig['warmup'] {
     seed,
   };
   if (p === 'smoke') return { ...base, steps: 6, batchSize: 4, seqLen: 96, evalEvery: 0, evalWindows: 4, checkpointEvery: 0, maxDocs: 300, schedule: { ...base.schedule, warmupSteps: 2 } };
-  if (p === 'quick') return { ...base, steps: 300, batchSize: 16, seqLen: 256, evalEvery: 100, maxDocs: 20000 };
+  if (p === 'quick') return { ...base, steps: 120, batchSize: 16, seqLen: 256, evalEvery: 60, maxDocs: 8000 };
   return { ...base, steps: 3000, batchSize: 16, seqLen: 512, evalEvery: 250, maxDocs: 0 };
 }
 
@@ -137,7 +137,7 @@ export function defaultConfig(profile: Profile, dataset: string, experiment = 'm
   if (!PROFILES.includes(profile)) throw new ConfigError('profile', `"${profile}" is not one of ${PROFILES.join(', ')}`);
   const seed = 42;
   const smoke = profile === 'smoke';
-  const baseNeural = smoke ? { epochs: 1, patience: 1, dim: 16 } : profile === 'quick' ? { epochs: 30, patience: 3 } : { epochs: 200, patience: 5 };
+  const baseNeural = smoke ? { epochs: 1, patience: 1, dim: 16 } : profile === 'quick' ? { epochs: 10, patience: 2 } : { epochs: 200, patience: 3 };
   return {
     experiment,
     dataset,
@@ -157,7 +157,7 @@ export function defaultConfig(profile: Profile, dataset: string, experiment = 'm
     eval: smoke
       ? { ks: [5, 10, 20], maskHistory: true, validSamples: 24, testSamples: 48, latencyRequests: 2, keepTexts: 16 }
       : profile === 'quick'
-        ? { ks: [5, 10, 20], maskHistory: true, validSamples: 300, testSamples: 1000, latencyRequests: 20, keepTexts: 100 }
+        ? { ks: [5, 10, 20], maskHistory: true, validSamples: 200, testSamples: 500, latencyRequests: 10, keepTexts: 100 }
         : { ks: [5, 10, 20], maskHistory: true, validSamples: 0, testSamples: 0, latencyRequests: 100, keepTexts: 200 },
     world: 0,
     resultsDir: 'results',
