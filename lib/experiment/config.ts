@@ -106,7 +106,7 @@ function recpoDefaults(p: Profile, seed: number): RecPOConfig {
   if (p === 'smoke') {
     return {
       ...common, groupSize: 2, usersPerStep: 2, steps: 2, evalEvery: 2, patience: 0,
-      rollout: { ...common.rollout, maxNewTokens: 6 }, promptHistory: 5, maxPromptTokens: 192, maxItemTokens: 96,
+      rollout: { ...common.rollout, maxNewTokens: 6 }, promptHistory: 5, maxPromptTokens: 192, maxItemTokens: 160,
       evalBatch: 16, schedule: { kind: 'constant', warmupSteps: 0, minRatio: 1 },
     };
   }

@@ -193,7 +193,18 @@ function buildItemSeqs(ctx: { cfg: RecPOConfig; tok: Tokenizer; ds: Dataset }): 
   const seqs: number[][] = [[]];
   const maxLen = ctx.cfg.maxItemTokens - (ctx.cfg.pooling === 'token' ? 1 : 0);
   for (let id = 1; id < ctx.ds.items.length; id++) {
-    const ids = encodeChat(ctx.tok, itemPrompt(ctx.ds, ctx.ds.items[id]), ITEM_ASSISTANT_PREFILL, { maxLen, truncate: 'middle' }).ids;
+    let text = itemPrompt(ctx.ds, ctx.ds.items[id]);
+    let ids: number[] | undefined;
+    // 'middle' drops whole attribute lines; a prompt whose head (instruction + title) alone is too long is cut
+    // at the end of its text, keeping the chat markers and the prefilled <answer> (the read-out token)
+    while (!ids) {
+      try {
+        ids = encodeChat(ctx.tok, text, ITEM_ASSISTANT_PREFILL, { maxLen, truncate: 'middle' }).ids;
+      } catch (e) {
+        if (!(e instanceof R2ecError) || text.length < 16) throw e;
+        text = text.slice(0, Math.floor(text.length * 0.8));
+      }
+    }
     seqs.push(withReadoutToken(ctx, ids));
   }
   return seqs;
