@@ -82,6 +82,7 @@ function recpoDefaults(p: Profile, seed: number): RecPOConfig {
     groupSize: 4,
     rollout: { temperature: 1.5, topK: 200, topP: 1, maxNewTokens: 64 },
     usersPerStep: 8,
+    usersPerChunk: 8,
     reward: { ...DEFAULT_REWARD },
     advantage: 'grpo',
     relabelTopK: 1,
@@ -259,6 +260,7 @@ export function validateExperimentConfig(c: ExperimentConfig, numItems?: number)
     if (numItems !== undefined && k > numItems) throw new ConfigError(`eval.ks[${i}]`, `K=${k} is larger than the catalog (${numItems} items)`);
   });
   int(r.usersPerStep, 'recpo.usersPerStep', 1);
+  int(r.usersPerChunk, 'recpo.usersPerChunk', 1);
   int(r.relabelTopK, 'recpo.relabelTopK', 1);
   if (r.relabelTopK > r.groupSize) throw new ConfigError('recpo.relabelTopK', `must be ≤ groupSize (${r.groupSize}), got ${r.relabelTopK}`);
   int(r.updateEpochs, 'recpo.updateEpochs', 1);

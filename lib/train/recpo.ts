@@ -51,6 +51,8 @@ export interface RecPOConfig {
   rollout: SamplingConfig;
   /** users (samples) per optimizer step, over all ranks */
   usersPerStep: number;
+  /** w/o reasoning: users per forward/backward chunk (gradients add up over chunks; bounds memory) */
+  usersPerChunk: number;
   reward: RewardConfig;
   advantage: AdvantageKind;
   relabelTopK: number;
@@ -407,7 +409,34 @@ export function tokenTermWeights(owner: readonly number[], adv: ArrayLike<number
   });
 }
 
-/** R²ec / cls-head step on this rank's users. Returns stats for logging. */
+/** Sum gradient dictionaries into `acc` (in place), disposing the added ones. */
+function accumulate(acc: Record<string, tf.Tensor>, grads: Record<string, tf.Tensor>): void {
+  for (const [k, g] of Object.entries(grads)) {
+    if (acc[k]) {
+      const sum = tf.add(acc[k], g);
+      acc[k].dispose();
+      g.dispose();
+      acc[k] = sum;
+    } else acc[k] = g;
+  }
+}
+
+/** All-reduce the accumulated gradients, one AdamW step, NaN guard. */
+function applyUpdate(ctx: Ctx, acc: Record<string, tf.Tensor>, opt: ReturnType<typeof initAdamW>, lr: number, step: number, what: string): number {
+  const summed = allReduceGrads(acc, ctx.names, ctx.comm);
+  const norm = adamWStep(ctx.params, summed, opt, ctx.cfg.optimizer, lr);
+  Object.values(summed).forEach((g) => g.dispose());
+  if (!Number.isFinite(norm)) {
+    throw new R2ecError(`${what}: loss or gradient is not finite at step ${step}; the last checkpoint is kept`);
+  }
+  return norm;
+}
+
+/**
+ * R²ec / cls-head step on this rank's users. The trajectories are processed one group (one user's G rollouts) at a
+ * time, gradients adding up over the groups before one optimizer step — the reference code's mini-batches of one
+ * group (spec §4.5), which also bounds memory. Each chunk re-encodes this rank's batch targets with gradient (4(b)).
+ */
 function recpoStep(ctx: Ctx, step: number, opt: ReturnType<typeof initAdamW>): StepStats & { gradNorm: number; lr: number } {
   const { cfg, comm } = ctx;
   const G = cfg.groupSize;
@@ -415,142 +444,153 @@ function recpoStep(ctx: Ctx, step: number, opt: ReturnType<typeof initAdamW>): S
   const [a, b] = shardRange(batch.length, comm.rank, comm.world);
   const mine = batch.slice(a, b);
   const nGroupsGlobal = batch.length;
+  const d = ctx.mcfg.dModel;
   // 1. rollouts (left-padded generation, G per user)
   const rng = makeRng(hashSeed(cfg.seed, 'rollout', step, comm.rank));
   const prompts = mine.flatMap((s) => Array.from({ length: G }, () => promptIds(ctx, s)));
   const gen = generate(ctx.params, ctx.mcfg, prompts, cfg.rollout, rng, [ctx.tok.special.answer], ctx.tok.special.pad);
   const texts = gen.tokens.map((t) => ctx.tok.decode(t, { skipSpecial: true }));
   const seqs = prompts.map((p, i) => scoringIds(ctx, p, texts[i]));
-  const promptLens = prompts.map((p) => p.length);
   const targets = mine.map((s) => s.target.item);
   const stats: StepStats = { rewardSum: 0, rewardSqSum: 0, ndcgSum: 0, lenSum: 0, n: 0, lossTok: 0, lossRec: 0, kl: 0 };
   gen.tokens.forEach((t) => (stats.lenSum += t.length));
-  // Token positions of the completion (assistant) tokens: predicted from position t−1.
-  const T = Math.max(...seqs.map((s) => s.length));
-  const rows: number[] = [];
-  const acts: number[] = [];
-  const owner: number[] = [];
-  const readoutExtra = cfg.pooling === 'token' ? 1 : 0; // the appended <|emb|> is not an action
-  seqs.forEach((s, i) => {
-    for (let t = promptLens[i]; t < s.length - readoutExtra; t++) {
-      rows.push(i * T + t - 1);
-      acts.push(s[t]);
-      owner.push(i);
-    }
-  });
-  const tokensPerGroup = new Array(mine.length).fill(0);
-  owner.forEach((i) => tokensPerGroup[Math.floor(i / G)]++);
-  // Reference-model log-probs for the KL penalty (no gradient).
-  let refLogp: Float32Array | undefined;
-  if (cfg.klCoef > 0 && ctx.reference) {
-    refLogp = tf.tidy(() => {
-      const bt = padBatch(seqs, 'right', 0, T);
-      const h = tf.reshape(forward(ctx.reference!, ctx.mcfg, bt), [seqs.length * T, ctx.mcfg.dModel]) as tf.Tensor2D;
-      const lg = lmLogits(ctx.reference!, tf.gather(h, tf.tensor1d(rows, 'int32')) as tf.Tensor2D);
-      return tokenLogProbs(lg, tf.tensor1d(acts, 'int32'));
-    }).dataSync() as Float32Array;
+  // In-batch items (Eq. 7): every rank's targets, detached, exchanged once; their rows of the item table are
+  // refreshed before the reward (the order of the paper's Algorithm 1; the code does it after, spec §7.7).
+  let ib: InBatch | undefined;
+  if (cfg.variant !== 'cls-head') {
+    ib = exchangeTargets(ctx, targets, encodeSequences(ctx.params, ctx.mcfg, targets.map((t) => ctx.itemSeqs[t]), cfg.pooling, 32));
+    writeRows(ctx, ib.allItems, ib.allVecs);
   }
-  let adv: Float64Array | undefined;
-  let best: Uint8Array | undefined;
-  let oldLogp: Float32Array | undefined;
-  let oldItemLogp: Float32Array | undefined;
-  let lastNorm = 0;
+  const readoutExtra = cfg.pooling === 'token' ? 1 : 0; // the appended <|emb|> is not an action
   const lr = lrAt(step, cfg.steps, cfg.optimizer.lr, cfg.schedule);
+  const adv = new Float64Array(seqs.length);
+  const best = new Uint8Array(seqs.length);
+  const oldLogp: Float32Array[] = [];
+  const oldItemLogp: Float32Array[] = [];
+  let lastNorm = 0;
   for (let epoch = 0; epoch < cfg.updateEpochs; epoch++) {
-    let partTok = 0;
-    let partRec = 0;
-    let partKl = 0;
-    const { value, grads } = paramGrads(ctx.params, () => {
-      const bt = padBatch(seqs, 'right', 0, T);
-      const hidden = forward(ctx.params, ctx.mcfg, bt);
-      const users = readOut(hidden, bt, cfg.pooling); // [n, d]
-      // 2. reward pass on the first epoch (same forward; no dropout), against the cached table
-      if (!adv) {
-        const scores = catalogScores(ctx, users); // read as values only: no gradient path to the loss
-        const sv = scores.dataSync() as Float32Array;
-        scores.dispose();
-        const N1 = ctx.ds.items.length;
-        const rewards = new Float64Array(seqs.length);
-        for (let i = 0; i < seqs.length; i++) {
-          const s = mine[Math.floor(i / G)];
-          const r = fusedReward(sv.subarray(i * N1, (i + 1) * N1), s.target.item, s.history.map((h) => h.item), cfg.reward);
-          rewards[i] = r.reward;
-          stats.rewardSum += r.reward;
-          stats.rewardSqSum += r.reward * r.reward;
-          stats.ndcgSum += r.rd;
-          stats.n++;
+    const acc: Record<string, tf.Tensor> = {};
+    for (let u = 0; u < mine.length; u++) {
+      const s = mine[u];
+      const rowsIdx = Array.from({ length: G }, (_, j) => u * G + j);
+      const chunk = rowsIdx.map((i) => seqs[i]);
+      const T = Math.max(...chunk.map((q) => q.length));
+      // completion tokens of the chunk: predicted from position t−1
+      const rows: number[] = [];
+      const acts: number[] = [];
+      const owner: number[] = [];
+      chunk.forEach((q, j) => {
+        for (let t = prompts[u * G + j].length; t < q.length - readoutExtra; t++) {
+          rows.push(j * T + t - 1);
+          acts.push(q[t]);
+          owner.push(j);
         }
-        // 3–4. advantages and best trajectory within each group
-        adv = groupAdvantages(rewards, G, cfg.advantage);
-        best = bestTrajectoryMask(adv, G, cfg.relabelTopK);
+      });
+      let refLogp: Float32Array | undefined;
+      if (cfg.klCoef > 0 && ctx.reference) {
+        const lp = tf.tidy(() => {
+          const bt = padBatch(chunk, 'right', 0, T);
+          const h = tf.reshape(forward(ctx.reference!, ctx.mcfg, bt), [G * T, d]) as tf.Tensor2D;
+          const lg = lmLogits(ctx.reference!, tf.gather(h, tf.tensor1d(rows, 'int32')) as tf.Tensor2D);
+          return tokenLogProbs(lg, tf.tensor1d(acts, 'int32'));
+        });
+        refLogp = Float32Array.from(lp.dataSync() as Float32Array);
+        lp.dispose();
       }
-      // token term: log π of completion tokens (logits only where needed)
-      const h2 = tf.reshape(hidden, [seqs.length * T, ctx.mcfg.dModel]) as tf.Tensor2D;
-      const logits = lmLogits(ctx.params, tf.gather(h2, tf.tensor1d(rows, 'int32')) as tf.Tensor2D);
-      const logp = tokenLogProbs(logits, tf.tensor1d(acts, 'int32'));
-      if (!oldLogp) oldLogp = Float32Array.from(logp.dataSync() as Float32Array);
-      const ratio = tf.exp(tf.sub(logp, tf.tensor1d(oldLogp)));
-      // token term (Eq. 8): clipped ratio × advantage, per-group token mean (see tokenTermWeights)
-      const tokW = tf.tensor1d(tokenTermWeights(owner, adv!, G, nGroupsGlobal, cfg.objective));
-      const lossTok = (cfg.objective === 'eq8'
-        ? tf.neg(tf.sum(ppoTerm(ratio, tokW, cfg.clipLow, cfg.clipHigh))) // weights = A·(positive scale)
-        : tf.neg(tf.sum(tf.mul(ratio, tokW)))) as tf.Scalar;
-      let loss: tf.Scalar = lossTok;
-      if (refLogp) {
-        const diff = tf.sub(tf.tensor1d(refLogp), logp);
-        const kl = tf.sub(tf.sub(tf.exp(diff), diff), 1); // k3 estimator, ≥ 0
-        const w = tf.tensor1d(owner.map((i) => 1 / (nGroupsGlobal * tokensPerGroup[Math.floor(i / G)])));
-        const klLoss = tf.mul(tf.sum(tf.mul(kl, w)), cfg.klCoef) as tf.Scalar;
-        partKl = klLoss.dataSync()[0];
-        loss = tf.add(loss, klLoss) as tf.Scalar;
-      }
-      // item term for the best trajectory (Eq. 8, δ_{i,i*}); see itemTermWeights
-      const cols = Array.from({ length: seqs.length }, (_, i) => Math.floor(i / G));
-      let itemLogp: tf.Tensor1D;
-      if (cfg.variant === 'cls-head') {
-        const sc = catalogScores(ctx, users);
-        const masks = new Float32Array(seqs.length * ctx.ds.items.length);
-        for (let i = 0; i < seqs.length; i++) {
-          const base = i * ctx.ds.items.length;
-          masks[base] = -1e9;
-          for (const h of mine[Math.floor(i / G)].history) if (h.item !== mine[Math.floor(i / G)].target.item) masks[base + h.item] = -1e9;
+      let partTok = 0;
+      let partRec = 0;
+      let partKl = 0;
+      const { value, grads } = paramGrads(ctx.params, () => {
+        const bt = padBatch(chunk, 'right', 0, T);
+        const hidden = forward(ctx.params, ctx.mcfg, bt);
+        const users = readOut(hidden, bt, cfg.pooling); // [G, d]
+        if (epoch === 0) {
+          // 2. reward pass (same forward, no dropout) against the cached table; 3–4. advantages, best trajectory
+          const scores = catalogScores(ctx, users); // read as values only: no gradient path to the loss
+          const sv = scores.dataSync() as Float32Array;
+          scores.dispose();
+          const N1 = ctx.ds.items.length;
+          const rewards = new Float64Array(G);
+          for (let j = 0; j < G; j++) {
+            const r = fusedReward(sv.subarray(j * N1, (j + 1) * N1), s.target.item, s.history.map((h) => h.item), cfg.reward);
+            rewards[j] = r.reward;
+            stats.rewardSum += r.reward;
+            stats.rewardSqSum += r.reward * r.reward;
+            stats.ndcgSum += r.rd;
+            stats.n++;
+          }
+          adv.set(groupAdvantages(rewards, G, cfg.advantage), u * G);
+          best.set(bestTrajectoryMask(adv.subarray(u * G, (u + 1) * G), G, cfg.relabelTopK), u * G);
         }
-        itemLogp = tokenLogProbs(tf.add(sc, tf.tensor2d(masks, sc.shape)) as tf.Tensor2D, tf.tensor1d(cols.map((c) => targets[c]), 'int32'));
-      } else {
-        // 3(b)–(c): encode this rank's target items with gradient; exchange detached vectors; partial refresh
-        const iv = vectorsOf(ctx, targets.map((t) => ctx.itemSeqs[t])).vecs;
-        const ivVals = Float32Array.from(iv.dataSync() as Float32Array);
-        const ib = exchangeTargets(ctx, targets, ivVals);
-        if (epoch === 0) writeRows(ctx, ib.allItems, ib.allVecs);
-        itemLogp = inBatchLogProbs(ctx, users, cols.map((c) => targets[c]), cols.map((c) => ib.offset + c), iv, ib);
+        const gAdv = adv.subarray(u * G, (u + 1) * G);
+        const gBest = best.subarray(u * G, (u + 1) * G);
+        // token term: log π of completion tokens (logits only where needed); per-group token mean (tokenTermWeights)
+        const h2 = tf.reshape(hidden, [G * T, d]) as tf.Tensor2D;
+        const logits = lmLogits(ctx.params, tf.gather(h2, tf.tensor1d(rows, 'int32')) as tf.Tensor2D);
+        const logp = tokenLogProbs(logits, tf.tensor1d(acts, 'int32'));
+        if (epoch === 0) oldLogp[u] = Float32Array.from(logp.dataSync() as Float32Array);
+        const ratio = tf.exp(tf.sub(logp, tf.tensor1d(oldLogp[u])));
+        const tokW = tf.tensor1d(tokenTermWeights(owner, gAdv, G, nGroupsGlobal, cfg.objective));
+        const lossTok = (cfg.objective === 'eq8'
+          ? tf.neg(tf.sum(ppoTerm(ratio, tokW, cfg.clipLow, cfg.clipHigh))) // weights = A·(positive scale)
+          : tf.neg(tf.sum(tf.mul(ratio, tokW)))) as tf.Scalar;
+        let loss: tf.Scalar = lossTok;
+        if (refLogp) {
+          const diff = tf.sub(tf.tensor1d(refLogp), logp);
+          const kl = tf.sub(tf.sub(tf.exp(diff), diff), 1); // k3 estimator, ≥ 0
+          const w = tf.tensor1d(owner.map(() => 1 / (nGroupsGlobal * owner.length)));
+          const klLoss = tf.mul(tf.sum(tf.mul(kl, w)), cfg.klCoef) as tf.Scalar;
+          partKl = klLoss.dataSync()[0];
+          loss = tf.add(loss, klLoss) as tf.Scalar;
+        }
+        // item term for the best trajectory (Eq. 8, δ_{i,i*}); see itemTermWeights
+        let itemLogp: tf.Tensor1D;
+        if (cfg.variant === 'cls-head') {
+          const sc = catalogScores(ctx, users);
+          const N1 = ctx.ds.items.length;
+          const mask = new Float32Array(G * N1);
+          for (let j = 0; j < G; j++) {
+            mask[j * N1] = -1e9;
+            for (const h of s.history) if (h.item !== s.target.item) mask[j * N1 + h.item] = -1e9;
+          }
+          itemLogp = tokenLogProbs(tf.add(sc, tf.tensor2d(mask, [G, N1])) as tf.Tensor2D, tf.tensor1d(new Array(G).fill(s.target.item), 'int32'));
+        } else {
+          // 4(b): this rank's targets encoded with gradient; the other ranks' columns are the exchanged constants
+          const iv = vectorsOf(ctx, targets.map((t) => ctx.itemSeqs[t])).vecs;
+          itemLogp = inBatchLogProbs(ctx, users, new Array(G).fill(s.target.item), new Array(G).fill(ib!.offset + u), iv, ib!);
+        }
+        if (epoch === 0) oldItemLogp[u] = Float32Array.from(itemLogp.dataSync() as Float32Array);
+        const rho = tf.exp(tf.sub(itemLogp, tf.tensor1d(oldItemLogp[u])));
+        const recW = tf.tensor1d(itemTermWeights(gAdv, gBest, G, nGroupsGlobal, cfg.objective));
+        const lossRec = (cfg.objective === 'eq8'
+          ? tf.neg(tf.sum(ppoTerm(rho, recW, cfg.clipLow, cfg.clipHigh)))
+          : tf.neg(tf.sum(tf.mul(rho, recW)))) as tf.Scalar;
+        partTok = lossTok.dataSync()[0];
+        partRec = lossRec.dataSync()[0];
+        return tf.add(loss, lossRec) as tf.Scalar;
+      });
+      value.dispose();
+      if (!Number.isFinite(partTok) || !Number.isFinite(partRec)) {
+        Object.values(grads).forEach((g) => g.dispose());
+        Object.values(acc).forEach((g) => g.dispose());
+        throw new R2ecError(`RecPO: loss is not finite at step ${step} (L_tok ${partTok}, L_rec ${partRec}); the last checkpoint is kept`);
       }
-      if (!oldItemLogp) oldItemLogp = Float32Array.from(itemLogp.dataSync() as Float32Array);
-      const rho = tf.exp(tf.sub(itemLogp, tf.tensor1d(oldItemLogp)));
-      const recW = tf.tensor1d(itemTermWeights(adv!, best!, G, nGroupsGlobal, cfg.objective));
-      const lossRec = (cfg.objective === 'eq8'
-        ? tf.neg(tf.sum(ppoTerm(rho, recW, cfg.clipLow, cfg.clipHigh)))
-        : tf.neg(tf.sum(tf.mul(rho, recW)))) as tf.Scalar;
-      partTok = lossTok.dataSync()[0];
-      partRec = lossRec.dataSync()[0];
-      return tf.add(loss, lossRec) as tf.Scalar;
-    });
-    value.dispose();
-    const summed = allReduceGrads(grads, ctx.names, comm);
-    lastNorm = adamWStep(ctx.params, summed, opt, cfg.optimizer, lr);
-    Object.values(summed).forEach((g) => g.dispose());
-    if (!Number.isFinite(lastNorm) || !Number.isFinite(partTok) || !Number.isFinite(partRec)) {
-      throw new R2ecError(`RecPO: loss or gradient is not finite at step ${step} (L_tok ${partTok}, L_rec ${partRec}); the last checkpoint is kept`);
+      accumulate(acc, grads);
+      if (epoch === 0) {
+        stats.lossTok += partTok;
+        stats.lossRec += partRec;
+        stats.kl += partKl;
+      }
     }
-    if (epoch === 0) {
-      stats.lossTok = partTok;
-      stats.lossRec = partRec;
-      stats.kl = partKl;
-    }
+    lastNorm = applyUpdate(ctx, acc, opt, lr, step, 'RecPO');
   }
   return { ...stats, gradNorm: lastNorm, lr };
 }
 
-/** w/o reasoning (paper Table 2): in-batch contrastive loss (Eq. 1) on the read-out at `<answer>` after the prompt. */
+/**
+ * w/o reasoning (paper Table 2): in-batch contrastive loss (Eq. 1) on the read-out at `<answer>` after the prompt,
+ * in chunks of `usersPerChunk` users whose gradients add up (the local targets are re-encoded per chunk).
+ */
 function contrastiveStep(ctx: Ctx, step: number, opt: ReturnType<typeof initAdamW>): StepStats & { gradNorm: number; lr: number } {
   const { cfg, comm } = ctx;
   const batch = globalBatch(ctx, step);
@@ -558,24 +598,28 @@ function contrastiveStep(ctx: Ctx, step: number, opt: ReturnType<typeof initAdam
   const mine = batch.slice(a, b);
   const targets = mine.map((s) => s.target.item);
   const lr = lrAt(step, cfg.steps, cfg.optimizer.lr, cfg.schedule);
+  const ib = exchangeTargets(ctx, targets, encodeSequences(ctx.params, ctx.mcfg, targets.map((t) => ctx.itemSeqs[t]), cfg.pooling, 32));
+  writeRows(ctx, ib.allItems, ib.allVecs);
+  const acc: Record<string, tf.Tensor> = {};
   let lossVal = 0;
-  const { value, grads } = paramGrads(ctx.params, () => {
-    const users = vectorsOf(ctx, mine.map((s) => directIds(ctx, promptIds(ctx, s)))).vecs;
-    const iv = vectorsOf(ctx, targets.map((t) => ctx.itemSeqs[t])).vecs;
-    const ib = exchangeTargets(ctx, targets, Float32Array.from(iv.dataSync() as Float32Array));
-    writeRows(ctx, ib.allItems, ib.allVecs);
-    const lp = inBatchLogProbs(ctx, users, targets, targets.map((_, i) => ib.offset + i), iv, ib);
-    const loss = tf.div(tf.neg(tf.sum(lp)), batch.length) as tf.Scalar;
-    lossVal = loss.dataSync()[0];
-    return loss;
-  });
-  value.dispose();
-  const summed = allReduceGrads(grads, ctx.names, comm);
-  const norm = adamWStep(ctx.params, summed, opt, cfg.optimizer, lr);
-  Object.values(summed).forEach((g) => g.dispose());
-  if (!Number.isFinite(norm) || !Number.isFinite(lossVal)) {
-    throw new R2ecError(`contrastive: loss or gradient is not finite at step ${step}; the last checkpoint is kept`);
+  for (let c0 = 0; c0 < mine.length; c0 += cfg.usersPerChunk) {
+    const idx = Array.from({ length: Math.min(cfg.usersPerChunk, mine.length - c0) }, (_, j) => c0 + j);
+    const { value, grads } = paramGrads(ctx.params, () => {
+      const users = vectorsOf(ctx, idx.map((i) => directIds(ctx, promptIds(ctx, mine[i])))).vecs;
+      const iv = vectorsOf(ctx, targets.map((t) => ctx.itemSeqs[t])).vecs;
+      const lp = inBatchLogProbs(ctx, users, idx.map((i) => targets[i]), idx.map((i) => ib.offset + i), iv, ib);
+      return tf.div(tf.neg(tf.sum(lp)), batch.length) as tf.Scalar;
+    });
+    lossVal += value.dataSync()[0];
+    value.dispose();
+    if (!Number.isFinite(lossVal)) {
+      Object.values(grads).forEach((g) => g.dispose());
+      Object.values(acc).forEach((g) => g.dispose());
+      throw new R2ecError(`contrastive: loss is not finite at step ${step}; the last checkpoint is kept`);
+    }
+    accumulate(acc, grads);
   }
+  const norm = applyUpdate(ctx, acc, opt, lr, step, 'contrastive');
   return { rewardSum: 0, rewardSqSum: 0, ndcgSum: 0, lenSum: 0, n: 0, lossTok: 0, lossRec: lossVal, kl: 0, gradNorm: norm, lr };
 }
 
