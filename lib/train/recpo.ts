@@ -36,6 +36,7 @@ import { allReduceGrads, paramGrads } from './grads';
 import { runSpmd, shardRange, type Collective } from './parallel';
 import { fusedReward, type RewardConfig } from './rewards';
 import { groupAdvantages, bestTrajectoryMask, type AdvantageKind } from './advantages';
+import { createItemTable, refreshAll, writeRows, type ItemTable } from './itemTable';
 import { evaluateRanking, type EvalResult } from '../eval/evaluate';
 import { hashSeed, makeRng, shuffleInPlace } from '../util/rng';
 import { R2ecError } from '../util/errors';
@@ -161,8 +162,8 @@ interface Ctx {
   /** frozen starting weights for the KL penalty */
   reference?: Params;
   comm: Collective;
-  /** item table [N+1, d] (row 0 = pad, zeros) as host memory; identical on every rank */
-  table: Float32Array;
+  /** item table H_V (row 0 = pad, zeros), identical on every rank */
+  table: ItemTable;
   itemSeqs: number[][];
   promptCache: Map<Sample, number[]>;
   names: string[];
@@ -230,30 +231,12 @@ function directIds(ctx: Ctx, prompt: number[]): number[] {
 // Item table
 
 function tableTensor(ctx: Ctx): tf.Tensor2D {
-  return tf.tensor2d(ctx.table, [ctx.ds.items.length, ctx.mcfg.dModel]);
+  return tf.tensor2d(ctx.table.rows, [ctx.table.numRows, ctx.table.d]);
 }
 
-/** Full refresh: every item prompt re-encoded with the current weights, split over ranks (spec §3 "Full refresh"). */
 function refreshItemTable(ctx: Ctx): void {
   if (ctx.cfg.variant === 'cls-head') return;
-  const n = ctx.ds.items.length - 1;
-  const [a, b] = shardRange(n, ctx.comm.rank, ctx.comm.world);
-  const ids = Array.from({ length: b - a }, (_, i) => a + 1 + i);
-  const vecs = encodeSequences(ctx.params, ctx.mcfg, ids.map((i) => ctx.itemSeqs[i]), ctx.cfg.pooling, 32);
-  const parts = ctx.comm.allGather(vecs);
-  const d = ctx.mcfg.dModel;
-  ctx.table.fill(0, 0, d);
-  let row = 1;
-  for (const p of parts) {
-    ctx.table.set(p, row * d);
-    row += p.length / d;
-  }
-}
-
-/** Overwrite item-table rows with detached vectors (spec §3 "Partial refresh"), same rows on every rank. */
-function writeRows(ctx: Ctx, items: number[], vecs: Float32Array): void {
-  const d = ctx.mcfg.dModel;
-  items.forEach((id, j) => ctx.table.set(vecs.subarray(j * d, (j + 1) * d), id * d));
+  refreshAll(ctx.table, (ids) => encodeSequences(ctx.params, ctx.mcfg, ids.map((i) => ctx.itemSeqs[i]), ctx.cfg.pooling, 32), ctx.comm);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -459,7 +442,7 @@ function recpoStep(ctx: Ctx, step: number, opt: ReturnType<typeof initAdamW>): S
   let ib: InBatch | undefined;
   if (cfg.variant !== 'cls-head') {
     ib = exchangeTargets(ctx, targets, encodeSequences(ctx.params, ctx.mcfg, targets.map((t) => ctx.itemSeqs[t]), cfg.pooling, 32));
-    writeRows(ctx, ib.allItems, ib.allVecs);
+    writeRows(ctx.table, ib.allItems, ib.allVecs);
   }
   const readoutExtra = cfg.pooling === 'token' ? 1 : 0; // the appended <|emb|> is not an action
   const lr = lrAt(step, cfg.steps, cfg.optimizer.lr, cfg.schedule);
@@ -599,7 +582,7 @@ function contrastiveStep(ctx: Ctx, step: number, opt: ReturnType<typeof initAdam
   const targets = mine.map((s) => s.target.item);
   const lr = lrAt(step, cfg.steps, cfg.optimizer.lr, cfg.schedule);
   const ib = exchangeTargets(ctx, targets, encodeSequences(ctx.params, ctx.mcfg, targets.map((t) => ctx.itemSeqs[t]), cfg.pooling, 32));
-  writeRows(ctx, ib.allItems, ib.allVecs);
+  writeRows(ctx.table, ib.allItems, ib.allVecs);
   const acc: Record<string, tf.Tensor> = {};
   let lossVal = 0;
   for (let c0 = 0; c0 < mine.length; c0 += cfg.usersPerChunk) {
@@ -711,7 +694,7 @@ function pick<T>(arr: T[], idx: number[]): T[] {
 function saveRun(ctx: Ctx, dir: string, opt: ReturnType<typeof initAdamW>, state: Record<string, unknown>): void {
   if (ctx.comm.rank !== 0) return;
   const params: NamedArrays = paramsToArrays(ctx.params);
-  params.item_table = { shape: [ctx.ds.items.length, ctx.mcfg.dModel], data: ctx.table };
+  params.item_table = { shape: [ctx.table.numRows, ctx.table.d], data: ctx.table.rows };
   const extra = ['item_table', ...Object.keys(ctx.params).filter((k) => k.startsWith('cls_'))];
   saveCheckpoint(dir, { config: ctx.mcfg, params, tokenizer: ctx.job.tokenizer, optimizer: optimizerToArrays(opt), state, extraParams: extra });
 }
@@ -737,7 +720,7 @@ export async function recpoRank(job: RecJob, comm: Collective, hooks?: RecHooks)
   }
   const ctx: Ctx = {
     job, cfg, mcfg, ds, tok, params, comm,
-    table: new Float32Array(ds.items.length * mcfg.dModel),
+    table: createItemTable(ds.items.length, mcfg.dModel),
     itemSeqs: [],
     promptCache: new Map(),
     names: Object.keys(params),
@@ -763,7 +746,7 @@ export async function recpoRank(job: RecJob, comm: Collective, hooks?: RecHooks)
     const saved = loadCheckpoint(latestDir);
     assignParams(params, saved.params);
     if (saved.optimizer) restoreOptimizer(opt, saved.optimizer);
-    ctx.table.set(saved.params.item_table.data);
+    ctx.table.rows.set(saved.params.item_table.data);
     const st = saved.state ?? {};
     start = Number(st.step ?? 0);
     bestMetric = Number(st.bestMetric ?? -Infinity);
