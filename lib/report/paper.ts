@@ -74,9 +74,14 @@ export function sectionDir(section: string, root = resultsRoot()): string {
  * list (default: synthetic plus ml-100k when present, the CI budget); else every real dataset present under the data
  * root, or synthetic when there is none.
  */
+/**
+ * Datasets a section runs on: R2EC_DATASETS if set; smoke: synthetic (+ ml-100k); quick: the paper-like pair
+ * ml-100k + cds when present (each dataset costs minutes on 2 cores; add the others in the first cell); full: every
+ * real dataset under the data root. Falls back to synthetic when none is present.
+ */
 export function defaultDatasets(
   profile: Profile,
-  opts: { smoke?: string[]; root?: string; env?: Record<string, string | undefined> } = {},
+  opts: { smoke?: string[]; quick?: string[]; root?: string; env?: Record<string, string | undefined> } = {},
 ): string[] {
   const env = opts.env ?? process.env;
   const fromEnv = env.R2EC_DATASETS?.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
@@ -84,7 +89,8 @@ export function defaultDatasets(
   const present = availableDatasets(opts.root ?? dataRoot()).map((e) => e.name);
   if (profile === 'smoke') return opts.smoke ? [...opts.smoke] : ['synthetic', ...present.filter((n) => n === 'ml-100k')];
   const real = present.filter((n) => n !== 'synthetic');
-  return real.length > 0 ? real : ['synthetic'];
+  const chosen = profile === 'quick' ? real.filter((n) => (opts.quick ?? ['ml-100k', 'cds']).includes(n)) : real;
+  return chosen.length > 0 ? chosen : real.length > 0 ? real.slice(0, 1) : ['synthetic'];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
