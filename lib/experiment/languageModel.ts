@@ -35,7 +35,7 @@ export function lmCacheRoot(): string {
 
 /** Documents → one token stream joined by <eos>; 5% of documents (seeded) held out for validation perplexity. */
 function tokenStreams(ds: Dataset, cfg: ExperimentConfig, tok: ReturnType<typeof tokenizerFromJSON>) {
-  const docs = warmupDocuments(ds, { seed: cfg.seed, maxDocs: cfg.warmup.maxDocs > 0 ? cfg.warmup.maxDocs : undefined });
+  const docs = warmupDocuments(ds, { seed: cfg.seed, maxDocs: cfg.warmup.maxDocs > 0 ? cfg.warmup.maxDocs : undefined, answer: cfg.warmup.answer });
   const order = shuffleInPlace(docs.map((_, i) => i), makeRng(hashSeed(cfg.seed, 'warmup-valid')));
   const nVal = Math.max(1, Math.floor(docs.length * 0.05));
   const valSet = new Set(order.slice(0, nVal));
@@ -95,8 +95,9 @@ export async function prepareLanguageModel(
     `language model: ${cfg.model.preset} (${(parameterCount(model) / 1e6).toFixed(2)}M parameters), warm-up ${cfg.warmup.steps} steps ` +
       `on ${(streams.train.length / 1e6).toFixed(2)}M tokens, ${world} rank(s)`,
   );
-  const { maxDocs: _m, ...train } = cfg.warmup;
+  const { maxDocs: _m, answer: _a, ...train } = cfg.warmup;
   void _m;
+  void _a;
   const res = await trainLM(
     { model, train, trainTokens: streams.train, valTokens: streams.valid, checkpointDir: checkpoint, tokenizer: tokJson },
     world,

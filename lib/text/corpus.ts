@@ -48,6 +48,14 @@ export interface WarmupOptions {
   maxDocs?: number;
   /** only 'train' is allowed: user documents never come from valid/test samples */
   split?: 'train';
+  /**
+   * What follows `<answer>` in the documents (the hidden state there is what R²ec reads out):
+   * 'profile' (default): attributes — the user's history profile, the item's own attributes (pretraining stand-in);
+   * 'target': titles — the train sample's next item for users, the item's own title for items, i.e. supervised
+   * next-item fine-tuning as in BIGRec/D3, so user and item read-outs start out predicting the same title tokens.
+   * Train samples only, so no valid/test target is ever seen.
+   */
+  answer?: 'profile' | 'target';
 }
 
 /** a rating ≤ this is "low" (negative-preference exclusion), ≥ LIKED is "liked" */
@@ -291,14 +299,20 @@ export function itemSummary(ds: Dataset, itemId: number): string {
   return `${ANSWER}${body}${ANSWER_END}`;
 }
 
-function userDocument(ds: Dataset, s: Sample, seed: number): WarmupDocument {
+function userDocument(ds: Dataset, s: Sample, seed: number, answer: 'profile' | 'target'): WarmupDocument {
   const rng = makeRng(hashSeed(seed, 'warmup-user', s.index));
   const r = templatedReasoning(ds, s.history, s.target.timestamp, rng);
-  return { kind: 'user', user: userPrompt(ds, s), assistant: r.assistant, behaviours: r.behaviours, source: s.index };
+  let assistant = r.assistant;
+  if (answer === 'target') {
+    const reasoning = assistant.slice(0, assistant.indexOf(ANSWER));
+    assistant = `${reasoning}${ANSWER}${defuseAnswerTags(ds.items[s.target.item].title)}${ANSWER_END}`;
+  }
+  return { kind: 'user', user: userPrompt(ds, s), assistant, behaviours: r.behaviours, source: s.index };
 }
 
-function itemDocument(ds: Dataset, id: number): WarmupDocument {
-  return { kind: 'item', user: itemPrompt(ds, ds.items[id]), assistant: itemSummary(ds, id), behaviours: [], source: id };
+function itemDocument(ds: Dataset, id: number, answer: 'profile' | 'target'): WarmupDocument {
+  const assistant = answer === 'target' ? `${ANSWER}${defuseAnswerTags(ds.items[id].title)}${ANSWER_END}` : itemSummary(ds, id);
+  return { kind: 'item', user: itemPrompt(ds, ds.items[id]), assistant, behaviours: [], source: id };
 }
 
 /**
@@ -318,7 +332,9 @@ export function warmupDocuments(ds: Dataset, opts: WarmupOptions): WarmupDocumen
   for (let k = 0; k < train.length; k++) refs.push(-1 - k);
   shuffleInPlace(refs, makeRng(hashSeed(opts.seed, 'warmup-order')));
   const chosen = opts.maxDocs !== undefined ? refs.slice(0, opts.maxDocs) : refs;
-  return chosen.map((r) => (r >= 0 ? itemDocument(ds, r) : userDocument(ds, train[-1 - r], opts.seed)));
+  const answer = opts.answer ?? 'profile';
+  if (answer !== 'profile' && answer !== 'target') throw new ConfigError('answer', `must be 'profile' or 'target', got ${JSON.stringify(answer)}`);
+  return chosen.map((r) => (r >= 0 ? itemDocument(ds, r, answer) : userDocument(ds, train[-1 - r], opts.seed, answer)));
 }
 
 /** The warm-up corpus as rendered chat strings (renderScoringSequence; for reading and tokenizer training). */
@@ -349,7 +365,7 @@ export function tokenizerCorpus(ds: Dataset, opts: { seed?: number; maxChars?: n
   );
   for (const k of order) {
     if (chars >= maxChars) break;
-    const d = userDocument(ds, ds.samples.train[k], seed);
+    const d = userDocument(ds, ds.samples.train[k], seed, 'profile');
     add(d.user);
     add(d.assistant);
   }
