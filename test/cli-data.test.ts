@@ -1,7 +1,7 @@
 // `r2ec data …` as a user runs it: a child process of bin/r2ec.js.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -67,16 +67,28 @@ test('r2ec data list and prepare', async () => {
   assert.match(bad.stderr, /^r2ec: config field "data\.seed": does not apply to dataset ml-100k/);
 });
 
-test('r2ec start describes the default dataset and says which it is', async () => {
+test('r2ec start runs the main comparison on the default dataset and says which it is (synthetic without data)', async () => {
   const empty = mkdtempSync(path.join(os.tmpdir(), 'r2ec-cli-empty-'));
+  const out = mkdtempSync(path.join(os.tmpdir(), 'r2ec-cli-start-'));
   try {
-    const r = await r2ec(['start'], { R2EC_DATA_DIR: empty });
+    const r = await r2ec(['start'], {
+      R2EC_DATA_DIR: empty,
+      R2EC_PROFILE: 'smoke',
+      R2EC_RESULTS_DIR: out,
+      R2EC_LM_CACHE: path.join(out, 'lm'),
+    });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /using the built-in synthetic dataset \("synthetic"\)/);
-    assert.match(r.stdout, /^dataset\s+synthetic \(synthetic\)$/m);
-    assert.match(r.stdout, /^users\s+400$/m);
+    assert.match(r.stderr, /running on the built-in SYNTHETIC dataset/);
+    // the printed table has one row per method of the main comparison, and names the dataset as synthetic
+    assert.match(r.stdout, /main on synthetic \(synthetic\), profile smoke/);
+    for (const m of ['R²ec', 'w/o reasoning', 'zero-shot', 'SASRec', 'GRU4Rec', 'Popularity']) {
+      assert.match(r.stdout, new RegExp(`^\\| ${m.replace('/', '\\/')} \\|`, 'm'), m);
+    }
+    const csv = readFileSync(path.join(out, 'main', 'synthetic', 'metrics.csv'), 'utf8').trim().split('\n');
+    assert.equal(csv.length, 7); // header + 6 methods
   } finally {
     rmSync(empty, { recursive: true, force: true });
+    rmSync(out, { recursive: true, force: true });
   }
 });
 

@@ -60,7 +60,7 @@ export interface ExperimentConfig {
   };
   /** data-parallel ranks for LM training (default: R2EC_WORKERS or min(2, cores)) */
   world: number;
-  /** root for results/<experiment>/<dataset> (default ./results) */
+  /** root for results/<experiment>/<dataset> (default R2EC_RESULTS_DIR or ./results) */
   resultsDir: string;
   /** reuse finished methods and resume interrupted ones in the run folder */
   resume: boolean;
@@ -166,7 +166,7 @@ export function defaultConfig(profile: Profile, dataset: string, experiment = 'm
         ? { ks: [5, 10, 20], maskHistory: true, validSamples: 200, testSamples: 500, latencyRequests: 10, keepTexts: 100 }
         : { ks: [5, 10, 20], maskHistory: true, validSamples: 0, testSamples: 0, latencyRequests: 100, keepTexts: 200 },
     world: 0,
-    resultsDir: 'results',
+    resultsDir: process.env.R2EC_RESULTS_DIR ?? 'results',
     resume: true,
   };
 }
