@@ -184,3 +184,16 @@ export function generate(
   }
   return { tokens, logProbs, stopped };
 }
+
+/** `generate` plus the decoded text of each continuation (special tokens such as the closing `<answer>` dropped). */
+export function generateText(
+  params: Params,
+  cfg: ModelConfig,
+  tok: { decode(ids: readonly number[], opts?: { skipSpecial?: boolean }): string; special: { answer: number; pad: number } },
+  prompts: number[][],
+  sampling: SamplingConfig,
+  rng: Rng,
+): GenerateResult & { texts: string[] } {
+  const r = generate(params, cfg, prompts, sampling, rng, [tok.special.answer], tok.special.pad);
+  return { ...r, texts: r.tokens.map((t) => tok.decode(t, { skipSpecial: true })) };
+}

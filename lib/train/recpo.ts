@@ -18,7 +18,7 @@ import { tf, initBackend, backendName } from '../model/backend';
 import type { ModelConfig } from '../model/config';
 import { forward, lmLogits, padBatch, paramNames, type Params, type TokenBatch } from '../model/decoder';
 import { tokenLogProbs } from '../model/losses';
-import { generate, GREEDY, type SamplingConfig } from '../model/generate';
+import { generateText, GREEDY, type SamplingConfig } from '../model/generate';
 import { readOut, encodeSequences, type Pooling } from '../model/readout';
 import { recScores, prepareVectors, type RecHeadConfig } from '../model/recHead';
 import {
@@ -431,9 +431,8 @@ function recpoStep(ctx: Ctx, step: number, opt: ReturnType<typeof initAdamW>): S
   // 1. rollouts (left-padded generation, G per user)
   const rng = makeRng(hashSeed(cfg.seed, 'rollout', step, comm.rank));
   const prompts = mine.flatMap((s) => Array.from({ length: G }, () => promptIds(ctx, s)));
-  const gen = generate(ctx.params, ctx.mcfg, prompts, cfg.rollout, rng, [ctx.tok.special.answer], ctx.tok.special.pad);
-  const texts = gen.tokens.map((t) => ctx.tok.decode(t, { skipSpecial: true }));
-  const seqs = prompts.map((p, i) => scoringIds(ctx, p, texts[i]));
+  const gen = generateText(ctx.params, ctx.mcfg, ctx.tok, prompts, cfg.rollout, rng);
+  const seqs = prompts.map((p, i) => scoringIds(ctx, p, gen.texts[i]));
   const targets = mine.map((s) => s.target.item);
   const stats: StepStats = { rewardSum: 0, rewardSqSum: 0, ndcgSum: 0, lenSum: 0, n: 0, lossTok: 0, lossRec: 0, kl: 0 };
   gen.tokens.forEach((t) => (stats.lenSum += t.length));
@@ -630,9 +629,9 @@ function encodeUsers(ctx: Ctx, samples: Sample[], greedyTokens: number): UserEnc
       seqs = prompts.map((p) => directIds(ctx, p));
       chunk.forEach(() => tokens.push([]));
     } else {
-      const gen = generate(ctx.params, ctx.mcfg, prompts, sampling, makeRng(0), [ctx.tok.special.answer], ctx.tok.special.pad);
+      const gen = generateText(ctx.params, ctx.mcfg, ctx.tok, prompts, sampling, makeRng(0));
       gen.tokens.forEach((t) => tokens.push(t));
-      seqs = prompts.map((p, i) => scoringIds(ctx, p, ctx.tok.decode(gen.tokens[i], { skipSpecial: true })));
+      seqs = prompts.map((p, i) => scoringIds(ctx, p, gen.texts[i]));
     }
     vecs.set(encodeSequences(ctx.params, ctx.mcfg, seqs, ctx.cfg.pooling, bs), s * d);
   }
