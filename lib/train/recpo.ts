@@ -436,12 +436,12 @@ function recpoStep(ctx: Ctx, step: number, opt: ReturnType<typeof initAdamW>): S
   const targets = mine.map((s) => s.target.item);
   const stats: StepStats = { rewardSum: 0, rewardSqSum: 0, ndcgSum: 0, lenSum: 0, n: 0, lossTok: 0, lossRec: 0, kl: 0 };
   gen.tokens.forEach((t) => (stats.lenSum += t.length));
-  // In-batch items (Eq. 7): every rank's targets, detached, exchanged once; their rows of the item table are
-  // refreshed before the reward (the order of the paper's Algorithm 1; the code does it after, spec §7.7).
+  // In-batch items (Eq. 7): every rank's targets, detached, exchanged once. Their item-table rows are overwritten
+  // after the reward pass, as in the reference code (spec §4 step 5(c)); refreshing them before the reward (the order
+  // of Algorithm 1, §7.7) lets the fresh target rows stand out against the stale rest and inflates R_d.
   let ib: InBatch | undefined;
   if (cfg.variant !== 'cls-head') {
     ib = exchangeTargets(ctx, targets, encodeSequences(ctx.params, ctx.mcfg, targets.map((t) => ctx.itemSeqs[t]), cfg.pooling, 32));
-    writeRows(ctx.table, ib.allItems, ib.allVecs);
   }
   const readoutExtra = cfg.pooling === 'token' ? 1 : 0; // the appended <|emb|> is not an action
   const lr = lrAt(step, cfg.steps, cfg.optimizer.lr, cfg.schedule);
@@ -564,6 +564,7 @@ function recpoStep(ctx: Ctx, step: number, opt: ReturnType<typeof initAdamW>): S
         stats.kl += partKl;
       }
     }
+    if (epoch === 0 && ib) writeRows(ctx.table, ib.allItems, ib.allVecs); // 5(c) partial refresh, after the rewards
     lastNorm = applyUpdate(ctx, acc, opt, lr, step, 'RecPO');
   }
   return { ...stats, gradNorm: lastNorm, lr };
