@@ -18,7 +18,7 @@ import type { TrainedBaseline } from '../baselines/common';
 import { runRecPO, type RecCurves, type RecResult } from '../train/recpo';
 import { defaultWorld } from '../train/parallel';
 import { writeTable, type Row } from '../report/table';
-import { makeManifest } from '../util/manifest';
+import { makeManifest, gitInfo } from '../util/manifest';
 import { sha256, stableStringify } from '../util/hash';
 import { hashSeed, makeRng, shuffleInPlace } from '../util/rng';
 import {
@@ -55,6 +55,8 @@ export interface MethodResult {
   throughput?: { samplesPerSec: number; batchSize: number };
   /** wall time of this method when it was trained (kept when the result is reused) */
   durationSec?: number;
+  /** git commit (and dirty flag) of the code that trained it */
+  commit?: string;
   configHash: string;
   config: unknown;
 }
@@ -299,6 +301,8 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
       result = { ...(await runBaseline(ds, cfg, m, valid, test)), configHash };
     }
     result.durationSec = (performance.now() - t0) / 1000;
+    const git = gitInfo();
+    result.commit = `${git.commit}${git.dirty ? '+dirty' : ''}`;
     fs.writeFileSync(file, JSON.stringify(result));
     durations[m.name] = result.durationSec;
     log(`${m.name}: test NDCG@10 ${result.test.metrics['NDCG@10'].toFixed(4)} HR@10 ${result.test.metrics['HR@10'].toFixed(4)} (n=${result.test.n}, ${durations[m.name].toFixed(0)} s)`);
@@ -320,6 +324,7 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
     languageModel: lm ? { key: lm.key, parameters: lm.parameters, tokens: lm.tokens, cached: lm.cached, model: lm.model } : undefined,
     durationsSec: durations,
     reusedMethods: reused,
+    methodCommits: Object.fromEntries(methods.map((m) => [m.name, m.commit ?? 'unknown'])),
   });
   const caption =
     `${cfg.experiment} on ${ds.name}${ds.provenance.synthetic ? ' (synthetic)' : ''}: test metrics over ${test.length} samples ` +
