@@ -1283,7 +1283,11 @@ export function writeResultsIndex(root = resultsRoot()): string {
       }
       const cfg = (m.config ?? {}) as Record<string, unknown>;
       const ev = (m.evaluation ?? {}) as Record<string, unknown>;
-      const total = (m.durationsSec as Record<string, number> | undefined)?.total;
+      // wall time of the work itself: the LM and every method as trained (a rerun that reuses finished methods
+      // takes ~0 s but keeps their original durations)
+      const ds = (m.durationsSec ?? {}) as Record<string, number>;
+      const parts = Object.entries(ds).filter(([k, v]) => k !== 'total' && typeof v === 'number');
+      const total = parts.length ? parts.reduce((a, [, v]) => a + v, 0) : ds.total;
       experiments.push({
         Experiment: `[${name}/${sub}](${name}/${sub}/)`,
         Methods: Array.isArray(cfg.methods) ? (cfg.methods as { name: string }[]).map((x) => x.name).join(', ') : '',
