@@ -23,7 +23,7 @@ import {
   pyFloat,
   userPrompt,
 } from '../lib/text/prompts';
-import { REASONING_BEHAVIOURS, tokenizerCorpus, warmupCorpus, warmupDocuments } from '../lib/text/corpus';
+import { REASONING_BEHAVIOURS, itemAttributes, tokenizerCorpus, warmupCorpus, warmupDocuments } from '../lib/text/corpus';
 
 function makeDataset(name: string, domain: Domain, source: string, items: Omit<Item, 'id' | 'externalId'>[], inter: Interaction[]): Dataset {
   const all: Item[] = [padItem(), ...items.map((it, k) => ({ ...it, id: k + 1, externalId: `x${k + 1}` }))];
@@ -407,6 +407,27 @@ test('warm-up documents: items + train samples only, no target leakage, real his
   };
   assert.deepEqual(warmupDocuments(swapped, { seed: 1 }), docs);
   assert.throws(() => warmupDocuments(MOVIES, { seed: 1, split: 'valid' as 'train' }), ConfigError);
+});
+
+test("warm-up answer modes: 'target' = the next item's title, 'target-attributes' = its attributes then title", () => {
+  const train = MOVIES.samples.train;
+  const attrs = itemAttributes(MOVIES);
+  for (const mode of ['target', 'target-attributes'] as const) {
+    const docs = warmupDocuments(MOVIES, { seed: 1, answer: mode });
+    for (const d of docs) {
+      const id = d.kind === 'item' ? d.source : train.find((s) => s.index === d.source)!.target.item;
+      const title = MOVIES.items[id].title;
+      const a = attrs[id];
+      const expected = mode === 'target' || a.length === 0 ? `<answer>${title}</answer>` : `<answer>${a.join(', ')}: ${title}</answer>`;
+      assert.ok(d.assistant.endsWith(expected), `${mode} ${d.kind} ${d.source}: ${d.assistant.slice(-80)}`);
+      assert.equal(d.assistant.split('<answer>').length, 2);
+    }
+    // the reasoning before <answer> is the same as in 'profile' mode (built from the history only)
+    const profile = warmupDocuments(MOVIES, { seed: 1 });
+    docs.forEach((d, k) => assert.equal(d.assistant.split('<answer>')[0], profile[k].assistant.split('<answer>')[0]));
+  }
+  assert.ok(attrs.some((a) => a.length > 0), 'the fixture has attributes, so the two modes differ');
+  assert.throws(() => warmupDocuments(MOVIES, { seed: 1, answer: 'title' as 'target' }), (e: unknown) => e instanceof ConfigError && /target-attributes/.test(String(e)));
 });
 
 test('warm-up documents are deterministic per seed, behaviours and wording vary', () => {

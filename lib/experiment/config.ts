@@ -3,6 +3,7 @@
 // by dotted key (`--set recpo.groupSize=8`). Unknown keys and out-of-range values fail before anything trains.
 import type { RecPOConfig, RecVariant } from '../train/recpo';
 import type { LMTrainConfig } from '../train/lm';
+import { WARMUP_ANSWERS, type WarmupAnswer } from '../text/corpus';
 import { DEFAULT_REC_HEAD, validateRecHead } from '../model/recHead';
 import { DEFAULT_REWARD, validateReward } from '../train/rewards';
 import { DEFAULT_ADAMW } from '../train/optimizer';
@@ -40,7 +41,7 @@ export interface ExperimentConfig {
   model: { preset: string; vocabSize: number; maxSeqLen: number };
   tokenizer: { maxChars: number };
   /** LM warm-up; `answer` = what follows `<answer>` in its documents (see lib/text/corpus.ts WarmupOptions) */
-  warmup: LMTrainConfig & { maxDocs: number; answer: 'profile' | 'target' };
+  warmup: LMTrainConfig & { maxDocs: number; answer: WarmupAnswer };
   recpo: RecPOConfig;
   sasrec: Partial<SASRecConfig>;
   gru4rec: Partial<NeuralConfig>;
@@ -290,7 +291,7 @@ export function validateExperimentConfig(c: ExperimentConfig, numItems?: number)
   int(w.batchSize, 'warmup.batchSize', 1);
   int(w.seqLen, 'warmup.seqLen', 8);
   int(w.maxDocs, 'warmup.maxDocs', 0);
-  if (w.answer !== 'profile' && w.answer !== 'target') throw new ConfigError('warmup.answer', `must be "profile" or "target", got ${JSON.stringify(w.answer)}`);
+  if (!WARMUP_ANSWERS.includes(w.answer)) throw new ConfigError('warmup.answer', `must be one of ${WARMUP_ANSWERS.join(', ')}, got ${JSON.stringify(w.answer)}`);
   if (w.seqLen > c.model.maxSeqLen) throw new ConfigError('warmup.seqLen', `exceeds model.maxSeqLen (${c.model.maxSeqLen})`);
   int(c.eval.validSamples, 'eval.validSamples', 0);
   int(c.eval.testSamples, 'eval.testSamples', 0);

@@ -29,6 +29,9 @@ export const REASONING_BEHAVIOURS = [
 ] as const;
 export type ReasoningBehaviour = (typeof REASONING_BEHAVIOURS)[number];
 
+export type WarmupAnswer = 'profile' | 'target' | 'target-attributes';
+export const WARMUP_ANSWERS: WarmupAnswer[] = ['profile', 'target', 'target-attributes'];
+
 /** A chat document of the warm-up corpus. Encode with encodeChat(tok, doc.user, doc.assistant, ...). */
 export interface WarmupDocument {
   kind: 'item' | 'user';
@@ -53,9 +56,12 @@ export interface WarmupOptions {
    * 'profile' (default): attributes — the user's history profile, the item's own attributes (pretraining stand-in);
    * 'target': titles — the train sample's next item for users, the item's own title for items, i.e. supervised
    * next-item fine-tuning as in BIGRec/D3, so user and item read-outs start out predicting the same title tokens.
+   * 'target-attributes': as 'target', but the answer is the item's key attributes (categories, brand, …) and then
+   * its title, for users the target's and for items their own, so the two read-outs start out predicting the same
+   * category tokens rather than only the same first title token (the brand, on most catalogs).
    * Train samples only, so no valid/test target is ever seen.
    */
-  answer?: 'profile' | 'target';
+  answer?: WarmupAnswer;
 }
 
 /** a rating ≤ this is "low" (negative-preference exclusion), ≥ LIKED is "liked" */
@@ -299,19 +305,26 @@ export function itemSummary(ds: Dataset, itemId: number): string {
   return `${ANSWER}${body}${ANSWER_END}`;
 }
 
-function userDocument(ds: Dataset, s: Sample, seed: number, answer: 'profile' | 'target'): WarmupDocument {
+/** What follows `<answer>` for item `id` in the 'target' modes: its title, or its attributes and then its title. */
+function targetAnswer(ds: Dataset, id: number, answer: WarmupAnswer): string {
+  const title = defuseAnswerTags(ds.items[id].title);
+  const attrs = answer === 'target-attributes' ? (itemAttributes(ds)[id] ?? []) : [];
+  return `${ANSWER}${attrs.length ? `${attrs.join(', ')}: ` : ''}${title}${ANSWER_END}`;
+}
+
+function userDocument(ds: Dataset, s: Sample, seed: number, answer: WarmupAnswer): WarmupDocument {
   const rng = makeRng(hashSeed(seed, 'warmup-user', s.index));
   const r = templatedReasoning(ds, s.history, s.target.timestamp, rng);
   let assistant = r.assistant;
-  if (answer === 'target') {
+  if (answer !== 'profile') {
     const reasoning = assistant.slice(0, assistant.indexOf(ANSWER));
-    assistant = `${reasoning}${ANSWER}${defuseAnswerTags(ds.items[s.target.item].title)}${ANSWER_END}`;
+    assistant = `${reasoning}${targetAnswer(ds, s.target.item, answer)}`;
   }
   return { kind: 'user', user: userPrompt(ds, s), assistant, behaviours: r.behaviours, source: s.index };
 }
 
-function itemDocument(ds: Dataset, id: number, answer: 'profile' | 'target'): WarmupDocument {
-  const assistant = answer === 'target' ? `${ANSWER}${defuseAnswerTags(ds.items[id].title)}${ANSWER_END}` : itemSummary(ds, id);
+function itemDocument(ds: Dataset, id: number, answer: WarmupAnswer): WarmupDocument {
+  const assistant = answer === 'profile' ? itemSummary(ds, id) : targetAnswer(ds, id, answer);
   return { kind: 'item', user: itemPrompt(ds, ds.items[id]), assistant, behaviours: [], source: id };
 }
 
@@ -333,7 +346,7 @@ export function warmupDocuments(ds: Dataset, opts: WarmupOptions): WarmupDocumen
   shuffleInPlace(refs, makeRng(hashSeed(opts.seed, 'warmup-order')));
   const chosen = opts.maxDocs !== undefined ? refs.slice(0, opts.maxDocs) : refs;
   const answer = opts.answer ?? 'profile';
-  if (answer !== 'profile' && answer !== 'target') throw new ConfigError('answer', `must be 'profile' or 'target', got ${JSON.stringify(answer)}`);
+  if (!WARMUP_ANSWERS.includes(answer)) throw new ConfigError('answer', `must be one of ${WARMUP_ANSWERS.join(', ')}, got ${JSON.stringify(answer)}`);
   return chosen.map((r) => (r >= 0 ? itemDocument(ds, r, answer) : userDocument(ds, train[-1 - r], opts.seed, answer)));
 }
 
