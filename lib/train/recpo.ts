@@ -663,10 +663,11 @@ async function evaluateSplit(ctx: Ctx, samples: Sample[], split: string): Promis
   const pos = new Map(samples.map((s, i) => [s, i]));
   const N1 = ctx.ds.items.length;
   let rewardSum = 0;
+  const userMatrix = tf.tensor2d(all, [samples.length, d]); // uploaded once, gathered per scoring batch
   const scorer = async (batch: Sample[]) => {
     const scores = tf.tidy(() => {
       const rows = batch.map((s) => pos.get(s)!);
-      const u = tf.gather(tf.tensor2d(all, [samples.length, d]), tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
+      const u = tf.gather(userMatrix, tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
       return catalogScores(ctx, u);
     });
     // the training reward of the greedy reasoning, for the validation-reward curve (paper Fig. 2)
@@ -676,7 +677,12 @@ async function evaluateSplit(ctx: Ctx, samples: Sample[], split: string): Promis
     });
     return scores;
   };
-  const result = await evaluateRanking(ctx.ds, samples, scorer, { batchSize: 128, ks: ctx.job.eval.ks, maskHistory: ctx.job.eval.maskHistory });
+  let result: EvalResult;
+  try {
+    result = await evaluateRanking(ctx.ds, samples, scorer, { batchSize: 128, ks: ctx.job.eval.ks, maskHistory: ctx.job.eval.maskHistory });
+  } finally {
+    userMatrix.dispose();
+  }
   result.options.split = split;
   return { result, tokens, reward: rewardSum / Math.max(1, samples.length) };
 }
