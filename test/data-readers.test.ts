@@ -268,9 +268,9 @@ describe('D3 CDs_and_Vinyl (real files)', () => {
     const ds = await readD3(dir);
     return { ds, ms: Date.now() - t0 };
   })());
-  test('rebuilt log: 25,694 events, 2,991 users, 5,841 catalog items, split of the rebuilt samples', async () => {
+  test('rebuilt log: 25,694 events, 2,991 users, 5,841 catalog items, split of the rebuilt samples', async (t) => {
     const { ds, ms } = await load();
-    assert.ok(ms < 2000, `D3 load took ${ms} ms`);
+    t.diagnostic(`D3 load: ${ms} ms`); // speed is reported, not asserted (tests never fail on timing)
     checkInvariants(ds);
     assert.equal(ds.interactions.length, 25694); // data/README: distinct (user, item, timestamp, rating) events
     assert.equal(ds.users.length, 2991);
@@ -337,11 +337,10 @@ describe('D3 fixture with a train split', () => {
 });
 
 describe('MovieLens', () => {
-  test('ml-100k RecBole: counts, split sizes, tie-break by item id, load time', async () => {
+  test('ml-100k RecBole: counts, split sizes, ties kept in file order (no target leak), load time', async (t) => {
     const t0 = Date.now();
     const ds = await readMovieLens(join(DATA, 'ml-100k'));
-    const ms = Date.now() - t0;
-    assert.ok(ms < 2000, `ml-100k load took ${ms} ms`);
+    t.diagnostic(`ml-100k load: ${Date.now() - t0} ms`);
     checkInvariants(ds);
     assert.equal(ds.provenance.source, 'movielens-recbole');
     assert.equal(ds.users.length, 943);
@@ -352,17 +351,32 @@ describe('MovieLens', () => {
     assert.deepEqual(ds.domain, { singular: 'movie', plural: 'movies', verb: 'watch' });
     assert.deepEqual({ ...ds.items[1] }, { id: 1, externalId: '1', title: 'Toy Story', categories: ['Animation', "Children's", 'Comedy'], year: 1995 });
     assert.equal(ds.users[0], '1');
+    // spec §1: a stable sort by timestamp in file order — equal timestamps keep the order of ml-100k.inter
+    const fileLine = new Map<string, number>();
+    readFileSync(join(DATA, 'ml-100k', 'ml-100k.inter'), 'utf8').split('\n').slice(1).forEach((line, k) => {
+      const [u, i] = line.split('\t');
+      if (u) fileLine.set(`${u}:${i}`, k);
+    });
+    const lineOf = (x: { user: number; item: number }) => fileLine.get(`${ds.users[x.user]}:${ds.items[x.item].externalId}`)!;
     let ties = 0;
+    let idAscending = 0;
     for (const seq of sequences(ds).values()) {
       for (let i = 1; i < seq.length; i++) {
         assert.ok(seq[i - 1].timestamp <= seq[i].timestamp);
         if (seq[i - 1].timestamp === seq[i].timestamp) {
           ties++;
-          assert.ok(seq[i - 1].item < seq[i].item, 'equal timestamps ordered by item id');
+          assert.ok(lineOf(seq[i - 1]) < lineOf(seq[i]), 'equal timestamps in rating-file order');
+          if (seq[i - 1].item < seq[i].item) idAscending++;
         }
       }
     }
     assert.ok(ties > 0);
+    // an item-id tie-break would make every tied pair id-ascending (and leak the target); file order is ~random
+    assert.ok(idAscending / ties > 0.4 && idAscending / ties < 0.6, `id-ascending share of tied pairs ${idAscending / ties}`);
+    // the leak the issue found: test targets tied with their last history item must not all have the larger id
+    const tiedTargets = ds.samples.test.filter((t) => t.history.length && t.history[t.history.length - 1].timestamp === t.target.timestamp);
+    const larger = tiedTargets.filter((t) => t.target.item > t.history[t.history.length - 1].item).length;
+    assert.ok(tiedTargets.length > 1000 && larger / tiedTargets.length < 0.6, `${larger} of ${tiedTargets.length} tied targets have the larger id`);
     assert.ok(ds.provenance.notes.some((n) => n.includes('75772 ratings share a (user, timestamp)')));
     // a sample's history is the previous ≤ 20 of its user's sequence
     const s = ds.samples.test[ds.samples.test.length - 1];
@@ -416,7 +430,7 @@ describe('MovieLens', () => {
       `4|Never Rated (1990)|01-Jan-1990||http://x|${flags([1])}`,
     ].join('\n') + '\n';
     writeFileSync(join(d, 'u.item'), Buffer.from(uitem, 'latin1'));
-    // user 10 rates 3 and 1 at the same time (file order 3, 1) → sequence 1, 3 by the item-id tie-break
+    // user 10 rates 3 and 1 at the same time (file order 3, 1) → sequence 3, 1: ties keep file order (spec §1)
     writeFileSync(join(d, 'u.data'), ['10\t3\t4\t1000', '10\t1\t5\t1000', '10\t2\t3\t900', '7\t1\t2\t500', '7\t3\t1\t600'].join('\n') + '\n');
     const ds = await readMovieLens(root);
     checkInvariants(ds);
@@ -428,7 +442,7 @@ describe('MovieLens', () => {
       ['Three', 1997, ['Comedy']],
     ]);
     assert.equal(ds.provenance.dropped['item: in the item file but never rated'], 1);
-    assert.deepEqual(sequences(ds).get(1)!.map((i) => i.item), [2, 1, 3]);
+    assert.deepEqual(sequences(ds).get(1)!.map((i) => i.item), [2, 3, 1]);
     assert.equal(ds.samples.train.length + ds.samples.valid.length + ds.samples.test.length, 3);
   });
 });

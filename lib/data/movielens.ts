@@ -359,8 +359,8 @@ export async function readMovieLens(dir: string, opts: { window?: number } = {})
   const interactions: Interaction[] = kept.map(({ r, c }) => ({
     user: userId.get(r.user)!, item: itemId[c], rating: r.rating, timestamp: r.timestamp,
   }));
-  // Fixed tie-break for equal timestamps within a user: item id ascending (then file order, the sort being stable).
-  const { samples, sequences } = buildSamples(interactions, window, (a, b) => a.item - b.item);
+  // Equal timestamps within a user keep rating-file order (spec §1 stable sort; see buildSamples for why not item id).
+  const { samples, sequences } = buildSamples(interactions, window);
   const ordered: Interaction[] = [];
   for (let u = 0; u < extUsers.length; u++) ordered.push(...(sequences.get(u) ?? []));
   let tied = 0;
@@ -379,8 +379,8 @@ export async function readMovieLens(dir: string, opts: { window?: number } = {})
     `Catalog: the ${items.length - 1} movies that occur in the ratings, numbered 1..N in item-file order ` +
       `(${src.catalog.length} in the item file; as the R²ec protocol, ids count only items with interactions).`,
     `Users: ${extUsers.length}, numbered 0..U−1 in ascending source id order (first appearance if ids are not numeric).`,
-    `Tie-break: ${tied} ratings share a (user, timestamp) with another; within a user, equal timestamps are ordered ` +
-      'by item id ascending (then file order), a fixed rule because the true order is unknown.',
+    `Tie-break: ${tied} ratings share a (user, timestamp) with another; within a user, equal timestamps keep the ` +
+      'order of the rating file (spec §1 stable sort). Ordering them by item id would leak the target (see README).',
     `Samples: one per rating after the user's first, history = the previous ≤${window} (spec §1); split: all samples ` +
       'sorted by target timestamp (ties by user id, then position) and cut at int(n·0.8), int(n·0.9).',
     'Ratings are kept as given (no threshold): every rating is an interaction.',

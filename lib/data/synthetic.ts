@@ -305,8 +305,8 @@ export function generateSynthetic(opts: SyntheticOptions = {}): Dataset {
     }
   }
 
-  // tie-break by item id: timestamps within a user are distinct anyway (≥ 60 s apart)
-  const { samples } = buildSamples(interactions, o.window, (a, b) => a.item - b.item);
+  // timestamps within a user are distinct (≥ 60 s apart); the stable sort keeps generation order anyway
+  const { samples } = buildSamples(interactions, o.window);
   const splits = chronologicalSplit(samples);
   const options: Record<string, unknown> = { ...o };
   return {
