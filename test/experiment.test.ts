@@ -5,10 +5,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makeConfig, applyOverrides, validateExperimentConfig, methodRecConfig } from '../lib/experiment/config';
+import { makeConfig, applyOverrides, validateExperimentConfig, methodRecConfig, baseConfig, defaultConfig } from '../lib/experiment/config';
+import { PROFILES, PROFILE_OVERRIDES } from '../lib/experiment/profiles';
 import { runExperiment } from '../lib/experiment/run';
 import { prepareLanguageModel } from '../lib/experiment/languageModel';
-import { runRecPO, type RecJob } from '../lib/train/recpo';
+import { runRecPO } from '../lib/train/recpo/worker';
+import type { RecJob } from '../lib/train/recpo/context';
 import { loadDataset } from '../lib/data/registry';
 import { ConfigError, R2ecError } from '../lib/util/errors';
 
@@ -32,6 +34,45 @@ test('bad configs fail before training, naming the field', () => {
   assert.throws(() => validateExperimentConfig({ ...cfg, methods: [{ name: 'x', kind: 'magic' as never }] }), /methods\[0\]\.kind/);
   // a method's overrides are checked too
   assert.throws(() => methodRecConfig(cfg, { name: 'x', kind: 'r2ec', set: { 'recpo.nope': 1 } }), /recpo\.nope/);
+  // ... by the one validation pass, which names the method
+  assert.throws(
+    () => makeConfig({ profile: 'smoke', dataset: 'synthetic', set: { methods: [{ name: 'β=2', kind: 'r2ec', set: { 'recpo.reward.beta': 2 } }] } }),
+    (e: unknown) => e instanceof ConfigError && /recpo\.reward\.beta.*method "β=2"/.test(e.message),
+  );
+  // baselines are validated at makeConfig, before any LM method trains (their trainers' validators name the key)
+  bad({ 'sasrec.dimm': 32 }, /sasrec\.dimm.*unknown key/);
+  bad({ 'gru4rec.dropout': 2 }, /gru4rec\.dropout/);
+  bad({ 'recpo.optimizer.lr': 0 }, /recpo\.optimizer\.lr/);
+  bad({ 'recpo.schedule.kind': 'linear' }, /recpo\.schedule\.kind/);
+  bad({ 'warmup.evalWindows': 0 }, /warmup\.evalWindows/);
+  bad({ 'eval.ks': [5, 20] }, /eval\.ks.*must include 10/);
+});
+
+test('profiles: override tables of existing keys, each with a reason; full = the defaults', () => {
+  for (const p of PROFILES) {
+    for (const [key, [value, reason]] of Object.entries(PROFILE_OVERRIDES[p])) {
+      assert.ok(typeof reason === 'string' && reason.length >= 10, `${p} ${key}: needs a one-line reason`);
+      // every key exists in the defaults (or in an open baseline section) and the value has the default's type
+      assert.doesNotThrow(() => applyOverrides(baseConfig('synthetic'), { [key]: value }), `${p} ${key}`);
+    }
+    const cfg = defaultConfig(p, 'synthetic');
+    assert.equal(cfg.profile, p);
+    validateExperimentConfig(cfg);
+  }
+  const { profile: _p, ...full } = defaultConfig('full', 'synthetic');
+  const { profile: _b, ...base } = baseConfig('synthetic');
+  assert.deepEqual(full, base);
+  // hand-checked values of the tables (the lr of RecPO has one home: RECPO_DEFAULTS)
+  const quick = defaultConfig('quick', 'synthetic');
+  assert.equal(quick.recpo.steps, 40);
+  assert.equal(quick.recpo.optimizer.lr, 1e-4);
+  assert.equal(quick.eval.testSamples, 500);
+  assert.deepEqual(quick.sasrec, { epochs: 10, patience: 2, seed: 42 });
+  const smoke = defaultConfig('smoke', 'synthetic');
+  assert.deepEqual(smoke.caser, { epochs: 1, patience: 1, seed: 42, dim: 16 });
+  assert.equal(smoke.warmup.schedule.warmupSteps, 2);
+  assert.equal(smoke.recpo.schedule.warmupSteps, 0);
+  assert.equal(defaultConfig('full', 'synthetic').recpo.steps, 200);
 });
 
 test('same seed → identical metrics and curves (2 ranks)', async () => {
@@ -65,7 +106,7 @@ async function recJob(extra: Partial<RecJob['config']>, workDir: string): Promis
   const lm = await prepareLanguageModel(ds, cfg, 1);
   return {
     method: 'R²ec',
-    dataset: { name: 'synthetic', options: {} },
+    dataset: ds,
     tokenizer: lm.tokenizer,
     model: lm.model,
     initCheckpoint: lm.checkpoint,

@@ -11,10 +11,10 @@ import { modelConfig } from '../lib/model/config';
 import { disposeParams, forward, initParams, lmLogits, padBatch, paramNames, type Params } from '../lib/model/decoder';
 import { crossEntropy } from '../lib/model/losses';
 import {
-  assignParams, decodeSafetensors, encodeSafetensors, hasCheckpoint, loadCheckpoint, optimizerToArrays,
-  paramsFromArrays, paramsToArrays, restoreOptimizer, saveCheckpoint, type NamedArrays,
+  assignParams, decodeSafetensors, encodeSafetensors, hasCheckpoint, loadCheckpoint,
+  paramsFromArrays, paramsToArrays, saveCheckpoint, type NamedArrays,
 } from '../lib/model/checkpoint';
-import { adamWStep, disposeAdamW, initAdamW, DEFAULT_ADAMW, type AdamWState } from '../lib/train/optimizer';
+import { adamWStep, disposeAdamW, initAdamW, optimizerToArrays, restoreOptimizer, DEFAULT_ADAMW, type AdamWState } from '../lib/train/optimizer';
 import { paramGrads } from '../lib/train/grads';
 import { trainTokenizer, tokenizerFromJSON } from '../lib/text/bpe';
 import { makeRng } from '../lib/util/rng';

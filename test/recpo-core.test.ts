@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { initBackend, tf } from '../lib/model/backend';
 import { fusedReward, targetProbability, DEFAULT_REWARD } from '../lib/train/rewards';
 import { groupAdvantages, bestTrajectoryMask } from '../lib/train/advantages';
-import { itemTermWeights, tokenTermWeights, ppoTerm } from '../lib/train/recpo';
+import { itemTermWeights, tokenTermWeights, ppoTerm } from '../lib/train/recpo/step';
 import { recScores } from '../lib/model/recHead';
 import { tokenLogProbs } from '../lib/model/losses';
 import { ConfigError } from '../lib/util/errors';

@@ -1,7 +1,7 @@
 // Item table H_V: full refresh over shards (pad row zero, rows in id order, same on every rank) and partial refresh.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createItemTable, refreshAll, writeRows } from '../lib/train/itemTable';
+import { createItemTable, refreshAll, writeRows } from '../lib/train/item-table';
 import { SOLO, shardRange, type Collective } from '../lib/train/parallel';
 
 const d = 3;

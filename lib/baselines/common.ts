@@ -4,7 +4,7 @@
 import { tf } from '../model/backend';
 import type { Dataset, Sample } from '../data/types';
 import { ConfigError, R2ecError } from '../util/errors';
-import { hashSeed, makeRng, shuffleInPlace } from '../util/rng';
+import { DEFAULT_SEED, hashSeed, makeRng, shuffleInPlace } from '../util/rng';
 import { evaluateRanking, type EvalResult, type Scorer } from '../eval/evaluate';
 
 /** One point of a learning curve. */
@@ -122,7 +122,7 @@ export interface NeuralConfig {
 // after 15 epochs, while 64 windows (≈ 1,200 targets per step, still ~4× App. D's 256 samples) with lr 2e-3 reached
 // 0.100 after 10 epochs. `batchSize` counts examples: windows in 'allPositions' mode, samples in 'last' mode.
 export const NEURAL_DEFAULTS: NeuralConfig = {
-  seed: 42,
+  seed: DEFAULT_SEED,
   epochs: 50,
   patience: 3,
   batchSize: 64,

@@ -1,6 +1,7 @@
 // `r2ec data …`: list, stats, prepare, download (the data layer, lib/data/).
 import type { Command } from 'commander';
 import { ConfigError } from '../util/errors';
+import { envValue } from '../util/env';
 import {
   availableDatasets,
   dataRoot,
@@ -59,7 +60,7 @@ export function registerDataCommands(program: Command): void {
     .description('datasets available under the data root (R2EC_DATA_DIR or ./data), plus synthetic')
     .action(() => {
       const root = dataRoot();
-      console.log(`data root: ${root}${process.env.R2EC_DATA_DIR ? ' (R2EC_DATA_DIR)' : ''}`);
+      console.log(`data root: ${root}${envValue('R2EC_DATA_DIR') ? ' (R2EC_DATA_DIR)' : ''}`);
       const rows = availableDatasets(root);
       const w = Math.max(...rows.map((r) => r.name.length));
       for (const r of rows) console.log(`  ${r.name.padEnd(w)}  ${r.reader.padEnd(10)}  ${r.dir || '(generated)'}`);
@@ -119,6 +120,6 @@ export function registerDataCommands(program: Command): void {
       const r = await downloadDataset(name, { root: flags.root, force: flags.force });
       for (const c of r.checks) console.log(`  ${c}`);
       console.log(r.skipped ? `${name}: already in ${r.dir}` : `${name}: ${r.files.length} files in ${r.dir}`);
-      if (flags.root && !process.env.R2EC_DATA_DIR) console.log(`use it with R2EC_DATA_DIR=${flags.root}`);
+      if (flags.root && !envValue('R2EC_DATA_DIR')) console.log(`use it with R2EC_DATA_DIR=${flags.root}`);
     });
 }

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { defaultDataset, dataRoot } from '../data/registry';
-import { makeConfig, parseSets, PROFILES, type Profile } from '../experiment/config';
+import { makeConfig, parseSets, profileFromEnv, PROFILES, type Profile } from '../experiment/config';
 import { EXPERIMENTS, experimentMethods } from '../experiment/presets';
 import { runExperiment, metricColumns, type ExperimentHooks } from '../experiment/run';
 import { toMarkdown } from '../report/table';
@@ -65,8 +65,8 @@ export async function runCommand(experiment: string, o: RunOptions): Promise<voi
   if (o.world !== undefined) set.world = Number(o.world);
   if (o.results) set.resultsDir = o.results;
   set.resume = o.resume;
+  set.methods = methods;
   const cfg = makeConfig({ profile: o.profile as Profile, dataset, experiment, set });
-  cfg.methods = methods;
   if (dataset === 'synthetic') process.stderr.write('note: dataset "synthetic" is generated data, not a real benchmark\n');
   const result = await runExperiment(cfg, progressHooks());
   console.log(`\n${toMarkdown(result.table.rows, { caption: `${experiment} on ${dataset}${result.dataset.provenance.synthetic ? ' (synthetic)' : ''}, profile ${cfg.profile}`, decimals: 4, better: Object.fromEntries(metricColumns(cfg.eval.ks).map((k) => [k, 'higher' as const])) })}`);
@@ -82,7 +82,7 @@ export async function startCommand(opts: { profile?: string } = {}): Promise<voi
           'Set R2EC_DATA_DIR to a folder holding ml-100k (or run `npx r2ec data download ml-100k`) for real data.\n'
       : `Dataset: ${name} (data root ${dataRoot()})\n`,
   );
-  await runCommand('main', { dataset: name, profile: opts.profile ?? process.env.R2EC_PROFILE ?? 'quick', set: [], resume: true });
+  await runCommand('main', { dataset: name, profile: opts.profile ?? profileFromEnv(), set: [], resume: true });
 }
 
 export function registerRunCommands(program: Command): void {

@@ -100,3 +100,36 @@ export async function measureThroughput<T>(
   const totalSec = (performance.now() - t0) / 1000;
   return { itemsPerSec: items.length / totalSec, totalSec, batches, items: items.length, perItemSec: totalSec / items.length };
 }
+
+/** Per-request latency of a method (what a results file keeps; paper Table 4). */
+export interface RequestLatency {
+  perRequestSec: number[];
+  /** reasoning tokens generated per request (0 for methods without reasoning) */
+  perRequestTokens: number[];
+  meanSec: number;
+  /** interpolated median (quantile 0.5) */
+  medianSec: number;
+  meanReasoningTokens: number;
+}
+
+/**
+ * Time `request` on each of `items`, one at a time (batch 1), after one untimed warm-up call on the first item.
+ * `request` returns the number of reasoning tokens it generated (0 when there are none).
+ */
+export async function timeRequests<T>(items: readonly T[], request: (item: T) => number | Promise<number>): Promise<RequestLatency> {
+  if (items.length === 0) throw new R2ecError('latency: no requests to time');
+  const tokens: number[] = new Array(items.length).fill(0);
+  const r = await measureLatency(
+    async (i) => {
+      tokens[i] = await request(items[i]);
+    },
+    { warmup: 1, requests: items.length, repeats: 1 },
+  );
+  return {
+    perRequestSec: r.samplesSec,
+    perRequestTokens: tokens,
+    meanSec: r.meanSec,
+    medianSec: r.medianSec,
+    meanReasoningTokens: tokens.reduce((a, b) => a + b, 0) / tokens.length,
+  };
+}

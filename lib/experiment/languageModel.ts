@@ -11,6 +11,7 @@ import { modelConfig, parameterCount, type ModelConfig } from '../model/config';
 import { hasCheckpoint, loadCheckpoint } from '../model/checkpoint';
 import { trainLM, type LMCurves, type LMHooks } from '../train/lm';
 import { sha256, stableStringify } from '../util/hash';
+import { lmCacheRoot } from '../util/env';
 import { hashSeed, makeRng, shuffleInPlace } from '../util/rng';
 import { disposeParams } from '../model/decoder';
 import type { ExperimentConfig } from './config';
@@ -29,9 +30,7 @@ export interface PreparedLM {
   seconds: number;
 }
 
-export function lmCacheRoot(): string {
-  return process.env.R2EC_LM_CACHE ?? path.join(process.cwd(), '.cache', 'lm');
-}
+export { lmCacheRoot };
 
 /** Documents → one token stream joined by <eos>; 5% of documents (seeded) held out for validation perplexity. */
 function tokenStreams(ds: Dataset, cfg: ExperimentConfig, tok: ReturnType<typeof tokenizerFromJSON>) {

@@ -15,7 +15,8 @@ import { trainSASRec } from '../baselines/sasrec';
 import { trainGRU4Rec } from '../baselines/gru4rec';
 import { trainCaser } from '../baselines/caser';
 import type { TrainedBaseline } from '../baselines/common';
-import { runRecPO, type RecCurves, type RecResult } from '../train/recpo';
+import { runRecPO } from '../train/recpo/worker';
+import type { RecCurves, RecResult } from '../train/recpo/loop';
 import { defaultWorld } from '../train/parallel';
 import { writeTable, type Row } from '../report/table';
 import { makeManifest, gitInfo } from '../util/manifest';
@@ -218,12 +219,10 @@ export function writeResultTable(dir: string, name: string, t: ResultTable, capt
 export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHooks = {}): Promise<ExperimentResult> {
   const log = hooks.log ?? ((msg: string) => process.stderr.write(`${msg}\n`));
   const tStart = performance.now();
-  validateExperimentConfig(cfgIn);
   const cfg = structuredClone(cfgIn);
   await initBackend({ log: false });
   const ds = await loadDataset(cfg.dataset, cfg.datasetOptions as never);
-  validateExperimentConfig(cfg, ds.items.length - 1);
-  for (const m of cfg.methods) if (m.set) validateExperimentConfig(applyOverrides(cfg, m.set), ds.items.length - 1);
+  validateExperimentConfig(cfg, ds.items.length - 1); // the one pass: every section, every method's overrides, the catalog size
   const world = cfg.world > 0 ? cfg.world : defaultWorld();
   const outDir = path.join(cfg.resultsDir, cfg.experiment, cfg.dataset);
   fs.mkdirSync(path.join(outDir, 'methods'), { recursive: true });
@@ -274,7 +273,7 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
       const r = await runRecPO(
         {
           method: m.name,
-          dataset: { name: cfg.dataset, options: cfg.datasetOptions as never },
+          dataset: ds,
           tokenizer: lm!.tokenizer,
           model: lm!.model,
           initCheckpoint: lm!.checkpoint,

@@ -6,7 +6,6 @@ import { tf } from './backend';
 import type { ModelConfig } from './config';
 import { validateModelConfig } from './config';
 import { paramNames, paramShapes, type Params } from './decoder';
-import type { AdamWState } from '../train/optimizer';
 import { R2ecError } from '../util/errors';
 
 export type NamedArrays = Record<string, { shape: number[]; data: Float32Array }>;
@@ -186,19 +185,4 @@ export function paramsFromArrays(arrays: NamedArrays, names: string[]): Params {
   const out: Params = {};
   for (const n of names) out[n] = tf.tidy(() => tf.variable(tf.tensor(arrays[n].data, arrays[n].shape), true));
   return out;
-}
-
-export function optimizerToArrays(state: AdamWState): { step: number; m: NamedArrays; v: NamedArrays } {
-  return { step: state.step, m: paramsToArrays(state.m), v: paramsToArrays(state.v) };
-}
-
-export function restoreOptimizer(state: AdamWState, saved: { step: number; m: NamedArrays; v: NamedArrays }): void {
-  state.step = saved.step;
-  for (const k of Object.keys(state.m)) {
-    if (!saved.m[k] || !saved.v[k]) throw new R2ecError(`optimizer state has no moments for "${k}"`);
-    tf.tidy(() => {
-      state.m[k].assign(tf.tensor(saved.m[k].data, saved.m[k].shape));
-      state.v[k].assign(tf.tensor(saved.v[k].data, saved.v[k].shape));
-    });
-  }
 }

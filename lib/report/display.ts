@@ -14,11 +14,13 @@
 // Switch with setFigureMode('interactive'), showFigure(fig, { mode: 'interactive' }), or env R2EC_FIGURE_MODE.
 import { readFileSync } from 'node:fs';
 import { R2ecError } from '../util/errors';
+import { envChoice } from '../util/env';
 import { ChromiumUnavailable, openRenderer, plotlyBundlePath, type FigureRenderer } from './export';
 import type { Figure } from './figures';
 import { toHtml, toMarkdown, type Row, type TableLike, type TableOptions } from './table';
 
 export type FigureMode = 'svg' | 'interactive';
+export const FIGURE_MODES: FigureMode[] = ['svg', 'interactive'];
 
 /** The subset of tslab's `display` we use. */
 interface Display {
@@ -74,10 +76,7 @@ export function setFigureMode(mode: FigureMode): void {
 
 export function currentFigureMode(): FigureMode {
   if (figureMode) return figureMode;
-  const env = process.env.R2EC_FIGURE_MODE;
-  if (env === 'svg' || env === 'interactive') return env;
-  if (env) throw new R2ecError(`R2EC_FIGURE_MODE="${env}": use "svg" or "interactive"`);
-  return 'svg';
+  return envChoice('R2EC_FIGURE_MODE', FIGURE_MODES) ?? 'svg';
 }
 
 // One renderer per kernel, opened on first use and closed after 30 s without figures.

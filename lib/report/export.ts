@@ -10,6 +10,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { R2ecError } from '../util/errors';
+import { envValue } from '../util/env';
 import { DEFAULT_HEIGHT, DEFAULT_WIDTH, type Figure } from './figures';
 
 export type ImageFormat = 'svg' | 'png';
@@ -64,7 +65,7 @@ export const CHROMIUM_ARGS = [
 ];
 
 export function chromiumPath(opts: RenderOptions = {}): string {
-  return opts.chromium ?? process.env.R2EC_CHROMIUM ?? '/usr/bin/chromium';
+  return opts.chromium ?? envValue('R2EC_CHROMIUM') ?? '/usr/bin/chromium';
 }
 
 export function plotlyBundlePath(): string {

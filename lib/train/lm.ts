@@ -7,9 +7,9 @@ import type { ModelConfig } from '../model/config';
 import { forward, initParams, lmLogits, padBatch, paramNames, type Params } from '../model/decoder';
 import { crossEntropy } from '../model/losses';
 import {
-  assignParams, hasCheckpoint, loadCheckpoint, optimizerToArrays, paramsToArrays, restoreOptimizer, saveCheckpoint,
+  assignParams, hasCheckpoint, loadCheckpoint, paramsToArrays, saveCheckpoint,
 } from '../model/checkpoint';
-import { adamWStep, initAdamW, disposeAdamW, type AdamWConfig } from './optimizer';
+import { adamWStep, initAdamW, disposeAdamW, optimizerToArrays, restoreOptimizer, validateAdamW, type AdamWConfig } from './optimizer';
 import { lrAt, type LrSchedule } from './schedule';
 import { allReduceGrads, paramGrads } from './grads';
 import { runSpmd, shardRange, type Collective } from './parallel';
@@ -81,7 +81,7 @@ export function validateLMTrainConfig(c: LMTrainConfig, prefix = 'warmup'): void
   posInt('evalEvery', 0);
   posInt('evalWindows', 1);
   posInt('checkpointEvery', 0);
-  if (!(c.optimizer.lr > 0)) throw new ConfigError(`${prefix}.optimizer.lr`, `must be > 0, got ${c.optimizer.lr}`);
+  validateAdamW(c.optimizer, `${prefix}.optimizer`);
 }
 
 /** Cut a token stream into windows of seqLen+1 tokens (input = first seqLen, target = shifted by one). */

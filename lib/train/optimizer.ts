@@ -2,6 +2,8 @@
 // and restore exactly (resume-after-kill must reproduce an uninterrupted run).
 import { tf } from '../model/backend';
 import type { Params } from '../model/decoder';
+import { paramsToArrays, type NamedArrays } from '../model/checkpoint';
+import { ConfigError, R2ecError } from '../util/errors';
 
 export interface AdamWConfig {
   lr: number;
@@ -14,6 +16,15 @@ export interface AdamWConfig {
 }
 
 export const DEFAULT_ADAMW: AdamWConfig = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, clipNorm: 1 };
+
+/** Check an AdamW config; errors name the field as `${prefix}.<key>`. */
+export function validateAdamW(c: AdamWConfig, prefix: string): void {
+  if (!(c.lr > 0)) throw new ConfigError(`${prefix}.lr`, `must be > 0, got ${c.lr}`);
+  for (const k of ['beta1', 'beta2'] as const) if (!(c[k] >= 0 && c[k] < 1)) throw new ConfigError(`${prefix}.${k}`, `must be in [0, 1), got ${c[k]}`);
+  if (!(c.eps > 0)) throw new ConfigError(`${prefix}.eps`, `must be > 0, got ${c.eps}`);
+  if (!(c.weightDecay >= 0)) throw new ConfigError(`${prefix}.weightDecay`, `must be ≥ 0, got ${c.weightDecay}`);
+  if (!(c.clipNorm >= 0)) throw new ConfigError(`${prefix}.clipNorm`, `must be ≥ 0 (0 = no clipping), got ${c.clipNorm}`);
+}
 
 export interface AdamWState {
   step: number;
@@ -77,4 +88,24 @@ export function adamWStep(
     }
   });
   return norm;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// State serialisation (checkpoints store it as named arrays; lib/model/checkpoint.ts writes them)
+
+export type AdamWArrays = { step: number; m: NamedArrays; v: NamedArrays };
+
+export function optimizerToArrays(state: AdamWState): AdamWArrays {
+  return { step: state.step, m: paramsToArrays(state.m), v: paramsToArrays(state.v) };
+}
+
+export function restoreOptimizer(state: AdamWState, saved: AdamWArrays): void {
+  state.step = saved.step;
+  for (const k of Object.keys(state.m)) {
+    if (!saved.m[k] || !saved.v[k]) throw new R2ecError(`optimizer state has no moments for "${k}"`);
+    tf.tidy(() => {
+      state.m[k].assign(tf.tensor(saved.m[k].data, saved.m[k].shape));
+      state.v[k].assign(tf.tensor(saved.v[k].data, saved.v[k].shape));
+    });
+  }
 }

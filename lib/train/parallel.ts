@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import os from 'node:os';
 import { R2ecError } from '../util/errors';
+import { envPositiveInt } from '../util/env';
 
 export interface Collective {
   rank: number;
@@ -86,12 +87,8 @@ function makeCollective(rank: number, world: number, space: SharedSpace, timeout
 
 /** Default number of ranks: R2EC_WORKERS, else the number of cores (at most 2 by default; wasm is single-threaded). */
 export function defaultWorld(): number {
-  const env = process.env.R2EC_WORKERS;
-  if (env !== undefined) {
-    const n = Number(env);
-    if (!Number.isInteger(n) || n < 1) throw new R2ecError(`R2EC_WORKERS="${env}" must be a positive integer`);
-    return n;
-  }
+  const n = envPositiveInt('R2EC_WORKERS');
+  if (n !== undefined) return n;
   return Math.max(1, Math.min(2, os.availableParallelism?.() ?? os.cpus().length));
 }
 

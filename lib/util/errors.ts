@@ -24,7 +24,7 @@ export class DataError extends R2ecError {
 
 /** A bad configuration value, named by its dotted key. */
 export class ConfigError extends R2ecError {
-  constructor(readonly field: string, problem: string) {
+  constructor(readonly field: string, readonly problem: string) {
     super(`config field "${field}": ${problem}`);
     this.name = 'ConfigError';
   }

@@ -1,6 +1,9 @@
 // Seeded pseudo-random numbers. Every stochastic step of the workbench takes an Rng so that the same seed gives the
 // same numbers (developers' guide: reproducibility).
 
+/** The seed every experiment config, baseline and section starts from (runs with it keep the plain result names). */
+export const DEFAULT_SEED = 42;
+
 /** mulberry32: small, fast, good enough for sampling and shuffling; state is one uint32. */
 export interface Rng {
   /** uniform in [0, 1) */

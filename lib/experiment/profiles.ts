@@ -1,0 +1,80 @@
+// Profiles: what `quick` and `smoke` change in the defaults, one dotted key per line with its reason (as nanoGPT's
+// config/*.py files list only what they change). The defaults themselves — the `full` profile, the closest to the
+// paper this hardware allows — live beside each type (lib/experiment/config.ts, lib/train/recpo/config.ts).
+// Every value here follows a measurement or a budget: change a value, change its reason.
+
+export type Profile = 'smoke' | 'quick' | 'full';
+export const PROFILES: Profile[] = ['smoke', 'quick', 'full'];
+
+/** dotted key → [value, one-line reason] */
+export type ProfileTable = Record<string, readonly [value: unknown, reason: string]>;
+
+/** The same setting for the three neural baselines (sasrec.*, gru4rec.*, caser.*). */
+function baselines(values: Record<string, unknown>, reason: string): ProfileTable {
+  const out: Record<string, readonly [unknown, string]> = {};
+  for (const b of ['sasrec', 'gru4rec', 'caser']) for (const [k, v] of Object.entries(values)) out[`${b}.${k}`] = [v, reason];
+  return out;
+}
+
+/** Minutes per dataset on two cores; the `npm start` default. */
+const QUICK: ProfileTable = {
+  'model.vocabSize': [2000, 'a ~1M-parameter model: a smaller BPE vocabulary keeps the output layer in proportion'],
+  'model.maxSeqLen': [384, 'fits the quick prompt (320 tokens) + reasoning (32) + markers'],
+  'tokenizer.maxChars': [2_000_000, 'BPE training text capped so the tokenizer trains in seconds'],
+  'warmup.steps': [160, 'minutes on two cores (the warm-up stands in for pretraining, README)'],
+  'warmup.seqLen': [256, 'shorter windows: more documents per second at this model size'],
+  'warmup.evalEvery': [80, 'two perplexity checks over 160 steps'],
+  'warmup.maxDocs': [8000, 'bounds corpus building and tokenisation time'],
+  'recpo.steps': [40, 'minutes per LM method on two cores'],
+  'recpo.evalEvery': [20, 'valid checks at steps 0, 20 and 40'],
+  'recpo.patience': [0, 'three evaluations are too few to stop early on'],
+  'recpo.rollout.maxNewTokens': [32, 'generation dominates a RecPO step: half the reasoning budget'],
+  'recpo.promptHistory': [10, 'half the history window keeps prompts short'],
+  'recpo.maxPromptTokens': [320, 'fits 10 history lines'],
+  'recpo.maxItemTokens': [128, 'item prompts keep their title and main attributes'],
+  ...baselines({ epochs: 10, patience: 2 }, 'SASRec reached valid NDCG@10 ≈ 0.10 on ml-100k within 10 epochs (lib/baselines/common.ts)'),
+  'eval.validSamples': [200, 'LM evaluation generates a reasoning per sample: a seeded subset, the same for every method'],
+  'eval.testSamples': [500, 'as validSamples: a seeded test subset shared by every method'],
+  'eval.latencyRequests': [10, "ten timed batch-1 requests per method instead of the paper's 100"],
+  'eval.keepTexts': [100, 'enough reasoning texts for the behaviour study (notebook 05) at this size'],
+};
+
+/** CI: a tiny model, seconds to a minute per experiment; checks that every code path runs, not what it learns. */
+const SMOKE: ProfileTable = {
+  'model.preset': ['tiny', 'seconds per step on one core'],
+  'model.vocabSize': [400, 'a tiny vocabulary for the tiny model'],
+  'model.maxSeqLen': [320, 'fits the smoke prompt (192) + reasoning (6) and item prompts (160)'],
+  'tokenizer.maxChars': [200_000, 'BPE training in about a second'],
+  'warmup.steps': [6, 'runs the warm-up path, learns nothing'],
+  'warmup.batchSize': [4, 'small batches for the tiny model'],
+  'warmup.seqLen': [96, 'short windows'],
+  'warmup.evalEvery': [0, 'one perplexity check, at the end'],
+  'warmup.evalWindows': [4, 'a few windows suffice to run the evaluation'],
+  'warmup.checkpointEvery': [0, 'one checkpoint, at the end'],
+  'warmup.maxDocs': [300, 'a small corpus'],
+  'warmup.schedule.warmupSteps': [2, 'a third of the 6 steps'],
+  'recpo.groupSize': [2, 'the smallest group GRPO allows'],
+  'recpo.usersPerStep': [2, 'one user per rank with two ranks'],
+  'recpo.steps': [2, 'runs a step on each code path'],
+  'recpo.evalEvery': [2, 'one valid check after the steps (and one at step 0)'],
+  'recpo.patience': [0, 'no early stopping in two steps'],
+  'recpo.rollout.maxNewTokens': [6, 'short reasoning: generation dominates a step'],
+  'recpo.promptHistory': [5, 'short prompts'],
+  'recpo.maxPromptTokens': [192, 'fits 5 history lines'],
+  'recpo.maxItemTokens': [160, 'item prompts of the synthetic catalog fit'],
+  'recpo.evalBatch': [16, 'smaller evaluation batches for the small subsets'],
+  'recpo.schedule.warmupSteps': [0, 'no learning-rate warm-up in two steps'],
+  ...baselines({ epochs: 1, patience: 1, dim: 16 }, 'one epoch of a small model runs the training path'),
+  'eval.validSamples': [24, 'a few seconds of LM evaluation'],
+  'eval.testSamples': [48, 'a few seconds of LM evaluation'],
+  'eval.latencyRequests': [2, 'runs the latency path'],
+  'eval.keepTexts': [16, 'runs the text-keeping path'],
+};
+
+/** Overrides per profile; `full` = the defaults unchanged. */
+export const PROFILE_OVERRIDES: Record<Profile, ProfileTable> = { full: {}, quick: QUICK, smoke: SMOKE };
+
+/** A profile's overrides as a plain dotted-key object (what applyOverrides takes). */
+export function profileOverrides(p: Profile): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(PROFILE_OVERRIDES[p]).map(([k, [v]]) => [k, v]));
+}

@@ -1,0 +1,111 @@
+// RecPO evaluation (spec §5): greedy reasoning, the user vector after it, full ranking over the refreshed item
+// table, split over ranks; and the batch-1 latency of a request (paper Table 4) through lib/eval/latency.ts.
+import { tf } from '../../model/backend';
+import { generateText, GREEDY, type SamplingConfig } from '../../model/generate';
+import { encodeSequences } from '../../model/readout';
+import type { Sample } from '../../data/types';
+import { evaluateRanking, type EvalResult } from '../../eval/evaluate';
+import { timeRequests, type RequestLatency } from '../../eval/latency';
+import { shardRange } from '../parallel';
+import { fusedReward } from '../rewards';
+import { makeRng } from '../../util/rng';
+import { R2ecError } from '../../util/errors';
+import { catalogScores, directIds, promptIds, scoringIds, type RecContext } from './context';
+
+export interface UserEncoding {
+  vecs: Float32Array;
+  /** generated reasoning token ids per sample (empty for no-reasoning) */
+  tokens: number[][];
+}
+
+/** Greedy reasoning + read-out for `samples` on this rank. */
+export function encodeUsers(ctx: RecContext, samples: Sample[], greedyTokens: number): UserEncoding {
+  const bs = ctx.cfg.evalBatch;
+  const d = ctx.mcfg.dModel;
+  const vecs = new Float32Array(samples.length * d);
+  const tokens: number[][] = [];
+  const sampling: SamplingConfig = { ...GREEDY, maxNewTokens: greedyTokens };
+  for (let s = 0; s < samples.length; s += bs) {
+    const chunk = samples.slice(s, s + bs);
+    const prompts = chunk.map((x) => promptIds(ctx, x));
+    let seqs: number[][];
+    if (ctx.cfg.variant === 'no-reasoning') {
+      seqs = prompts.map((p) => directIds(ctx, p));
+      chunk.forEach(() => tokens.push([]));
+    } else {
+      const gen = generateText(ctx.params, ctx.mcfg, ctx.tok, prompts, sampling, makeRng(0));
+      gen.tokens.forEach((t) => tokens.push(t));
+      seqs = prompts.map((p, i) => scoringIds(ctx, p, gen.texts[i]));
+    }
+    vecs.set(encodeSequences(ctx.params, ctx.mcfg, seqs, ctx.cfg.pooling, bs), s * d);
+  }
+  return { vecs, tokens };
+}
+
+/** Evaluate `samples` split over ranks; every rank returns the same EvalResult (computed on each). */
+export async function evaluateSplit(ctx: RecContext, samples: Sample[], split: string): Promise<{ result: EvalResult; tokens: number[][]; reward: number }> {
+  const [a, b] = shardRange(samples.length, ctx.comm.rank, ctx.comm.world);
+  const enc = encodeUsers(ctx, samples.slice(a, b), ctx.cfg.rollout.maxNewTokens);
+  const d = ctx.mcfg.dModel;
+  const vecParts = ctx.comm.allGather(enc.vecs);
+  const tokParts = ctx.comm.allGather(Float32Array.from(enc.tokens.flatMap((t) => [t.length, ...t])));
+  const all = new Float32Array(samples.length * d);
+  let o = 0;
+  for (const p of vecParts) {
+    all.set(p, o);
+    o += p.length;
+  }
+  const tokens: number[][] = [];
+  for (const p of tokParts) {
+    for (let i = 0; i < p.length; ) {
+      const n = p[i];
+      tokens.push(Array.from(p.subarray(i + 1, i + 1 + n)));
+      i += 1 + n;
+    }
+  }
+  const pos = new Map(samples.map((s, i) => [s, i]));
+  const N1 = ctx.ds.items.length;
+  let rewardSum = 0;
+  const userMatrix = tf.tensor2d(all, [samples.length, d]); // uploaded once, gathered per scoring batch
+  const scorer = async (batch: Sample[]) => {
+    const scores = tf.tidy(() => {
+      const rows = batch.map((s) => pos.get(s)!);
+      const u = tf.gather(userMatrix, tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
+      return catalogScores(ctx, u);
+    });
+    // the training reward of the greedy reasoning, for the validation-reward curve (paper Fig. 2)
+    const sv = scores.dataSync() as Float32Array;
+    batch.forEach((s, i) => {
+      rewardSum += fusedReward(sv.subarray(i * N1, (i + 1) * N1), s.target.item, s.history.map((h) => h.item), ctx.cfg.reward).reward;
+    });
+    return scores;
+  };
+  let result: EvalResult;
+  try {
+    result = await evaluateRanking(ctx.ds, samples, scorer, { batchSize: 128, ks: ctx.job.eval.ks, maskHistory: ctx.job.eval.maskHistory });
+  } finally {
+    userMatrix.dispose();
+  }
+  result.options.split = split;
+  return { result, tokens, reward: rewardSum / Math.max(1, samples.length) };
+}
+
+export function pick<T>(arr: T[], idx: number[]): T[] {
+  return idx.map((i) => {
+    if (i < 0 || i >= arr.length) throw new R2ecError(`evaluation sample index ${i} is outside the split (size ${arr.length})`);
+    return arr[i];
+  });
+}
+
+/**
+ * Latency per request at batch 1 (paper Table 4): greedy reasoning + read-out + scoring the whole catalog for one
+ * user at a time, after one untimed warm-up request. Runs on this rank only.
+ */
+export function requestLatency(ctx: RecContext, requests: Sample[]): Promise<RequestLatency> {
+  const one = { ...ctx, cfg: { ...ctx.cfg, evalBatch: 1 } };
+  return timeRequests(requests, (s) => {
+    const enc = encodeUsers(one, [s], ctx.cfg.rollout.maxNewTokens);
+    tf.tidy(() => catalogScores(ctx, tf.tensor2d(enc.vecs, [1, ctx.mcfg.dModel])).dataSync());
+    return enc.tokens[0].length;
+  });
+}

@@ -1,0 +1,376 @@
+// One RecPO optimizer step on this rank's shard of the batch (spec §4, Alg. 1):
+//   1. rollouts: G reasoning texts per user, sampled until `<answer>`;
+//   2. reward pass: user vector after the reasoning, scored against the cached item table (history masked),
+//      R = β·R_c + (1−β)·R_d;
+//   3. group advantages (GRPO or RLOO); 4. best-trajectory mask (top `relabelTopK` advantages);
+//   5. Eq. 8 as the paper intends (§7.1): token-level clipped policy-gradient terms for every trajectory plus the
+//      in-batch softmax item term for the best trajectory; the batch's target items are encoded with gradient and
+//      their detached vectors overwrite their item-table rows. A `reference-code` objective reproduces the code's
+//      broadcasting bug for comparison.
+// No dropout, so the reward pass and the policy forward are the same computation: we run it once, under the tape.
+// Also the w/o-reasoning step (paper Table 2): the in-batch contrastive loss of Eq. 1 on the direct read-out.
+// Ranks exchange gradients (summed) and the detached in-batch target vectors (the code's "gather negatives across GPUs").
+import { tf } from '../../model/backend';
+import { forward, lmLogits, padBatch } from '../../model/decoder';
+import { tokenLogProbs } from '../../model/losses';
+import { generateText } from '../../model/generate';
+import { readOut, encodeSequences } from '../../model/readout';
+import { recScores } from '../../model/recHead';
+import type { Sample } from '../../data/types';
+import { adamWStep, type AdamWState } from '../optimizer';
+import { lrAt } from '../schedule';
+import { allReduceGrads, paramGrads } from '../grads';
+import { shardRange } from '../parallel';
+import { fusedReward } from '../rewards';
+import { groupAdvantages, bestTrajectoryMask } from '../advantages';
+import { writeRows } from '../item-table';
+import { hashSeed, makeRng, shuffleInPlace } from '../../util/rng';
+import { R2ecError } from '../../util/errors';
+import type { RecPOConfig } from './config';
+import { catalogScores, directIds, promptIds, scoringIds, vectorsOf, type RecContext } from './context';
+
+export interface StepStats {
+  rewardSum: number;
+  rewardSqSum: number;
+  ndcgSum: number;
+  lenSum: number;
+  n: number;
+  lossTok: number;
+  lossRec: number;
+  kl: number;
+}
+
+export function globalBatch(ctx: RecContext, step: number): Sample[] {
+  const train = ctx.ds.samples.train;
+  const B = ctx.cfg.usersPerStep;
+  const out: Sample[] = [];
+  for (let j = 0; j < B; j++) {
+    const g = step * B + j;
+    const epoch = Math.floor(g / train.length);
+    out.push(train[epochOrder(ctx, epoch)[g % train.length]]);
+  }
+  return out;
+}
+
+const orderCache = new Map<string, number[]>();
+function epochOrder(ctx: RecContext, epoch: number): number[] {
+  const key = `${ctx.cfg.seed}:${epoch}:${ctx.ds.samples.train.length}`;
+  let o = orderCache.get(key);
+  if (!o) {
+    if (orderCache.size > 4) orderCache.clear();
+    o = shuffleInPlace(Array.from({ length: ctx.ds.samples.train.length }, (_, i) => i), makeRng(hashSeed(ctx.cfg.seed, 'rec-epoch', epoch)));
+    orderCache.set(key, o);
+  }
+  return o;
+}
+
+/** In-batch item term inputs: all ranks' target vectors (local ones with gradient come first in `local`). */
+interface InBatch {
+  localItems: number[];
+  /** detached vectors of every rank's targets, rank order, and their item ids */
+  allVecs: Float32Array;
+  allItems: number[];
+  /** offset of this rank's block in allItems */
+  offset: number;
+}
+
+function exchangeTargets(ctx: RecContext, localItems: number[], localVecs: Float32Array): InBatch {
+  const vecParts = ctx.comm.allGather(localVecs);
+  const idParts = ctx.comm.allGather(Float32Array.from(localItems));
+  const allItems: number[] = [];
+  let offset = 0;
+  idParts.forEach((p, r) => {
+    if (r === ctx.comm.rank) offset = allItems.length;
+    allItems.push(...Array.from(p));
+  });
+  const total = vecParts.reduce((a, p) => a + p.length, 0);
+  const allVecs = new Float32Array(total);
+  let o = 0;
+  for (const p of vecParts) {
+    allVecs.set(p, o);
+    o += p.length;
+  }
+  return { localItems, allVecs, allItems, offset };
+}
+
+/**
+ * Log-probability of each user's own target under the in-batch softmax (Eq. 7): columns = all batch targets; the
+ * local block is the differentiable `localItemVecs`, other ranks' blocks are constants. Duplicates of the target
+ * are masked when dedupeInBatch (spec §7.7).
+ */
+function inBatchLogProbs(ctx: RecContext, users: tf.Tensor2D, userTargets: number[], userCols: number[], localItemVecs: tf.Tensor2D, ib: InBatch): tf.Tensor1D {
+  const d = ctx.mcfg.dModel;
+  const M = ib.allItems.length;
+  const before = ib.offset;
+  const after = M - before - ib.localItems.length;
+  const parts: tf.Tensor2D[] = [];
+  if (before > 0) parts.push(tf.tensor2d(ib.allVecs.subarray(0, before * d), [before, d]));
+  parts.push(localItemVecs);
+  if (after > 0) parts.push(tf.tensor2d(ib.allVecs.subarray((before + ib.localItems.length) * d), [after, d]));
+  const items = parts.length === 1 ? parts[0] : (tf.concat(parts, 0) as tf.Tensor2D);
+  let logits = recScores(users, items, ctx.cfg.head); // [n, M]
+  const n = userTargets.length;
+  if (ctx.cfg.dedupeInBatch) {
+    const mask = new Float32Array(n * M);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < M; j++) if (j !== userCols[i] && ib.allItems[j] === userTargets[i]) mask[i * M + j] = -1e9;
+    }
+    logits = tf.add(logits, tf.tensor2d(mask, [n, M]));
+  }
+  return tokenLogProbs(logits, tf.tensor1d(userCols.map((c) => c), 'int32'));
+}
+
+/** PPO's clipped term min(r·A, clip(r, 1−ε_low, 1+ε_high)·A), elementwise (spec §4.5 ℓ_ε). */
+export function ppoTerm(ratio: tf.Tensor, adv: tf.Tensor, lo: number, hi: number): tf.Tensor {
+  return tf.minimum(tf.mul(ratio, adv), tf.mul(tf.clipByValue(ratio, 1 - lo, 1 + hi), adv));
+}
+
+/**
+ * Per-trajectory weights of the item (recommendation-action) term, laid out [u0g0..u0g(G−1), u1g0, ...]:
+ *  - 'eq8' (paper Eq. 8): A_i·M_i/G for the best trajectory of each group, 0 for the others;
+ *  - 'reference-code' (the code's broadcasting bug, spec §4.5): mean_j(A_j·M_j)/G for every trajectory of the group.
+ * Divided by the number of groups in the global batch, so the loss is a mean over users.
+ */
+export function itemTermWeights(adv: ArrayLike<number>, best: ArrayLike<number>, G: number, nGroups: number, objective: RecPOConfig['objective']): number[] {
+  return Array.from({ length: adv.length }, (_, i) => {
+    if (objective === 'eq8') return (best[i] ? adv[i] : 0) / (G * nGroups);
+    const g = Math.floor(i / G);
+    let m = 0;
+    for (let j = 0; j < G; j++) m += best[g * G + j] ? adv[g * G + j] : 0;
+    return m / G / (G * nGroups);
+  });
+}
+
+/**
+ * Per-token weights of the token term for tokens owned by trajectories `owner`:
+ *  - 'eq8': A_i / (nGroups · tokens of the group) — a per-group token mean, as the code's 1/Σmask per chunk;
+ *  - 'reference-code': mean_j(A_j) of the group instead of A_i (≈ 0 for GRPO, spec §4.5).
+ */
+export function tokenTermWeights(owner: readonly number[], adv: ArrayLike<number>, G: number, nGroups: number, objective: RecPOConfig['objective']): number[] {
+  const tokensPerGroup = new Map<number, number>();
+  owner.forEach((i) => tokensPerGroup.set(Math.floor(i / G), (tokensPerGroup.get(Math.floor(i / G)) ?? 0) + 1));
+  return owner.map((i) => {
+    const g = Math.floor(i / G);
+    let a = adv[i];
+    if (objective === 'reference-code') {
+      a = 0;
+      for (let j = 0; j < G; j++) a += adv[g * G + j];
+      a /= G;
+    }
+    return a / (nGroups * tokensPerGroup.get(g)!);
+  });
+}
+
+/** Sum gradient dictionaries into `acc` (in place), disposing the added ones. */
+function accumulate(acc: Record<string, tf.Tensor>, grads: Record<string, tf.Tensor>): void {
+  for (const [k, g] of Object.entries(grads)) {
+    if (acc[k]) {
+      const sum = tf.add(acc[k], g);
+      acc[k].dispose();
+      g.dispose();
+      acc[k] = sum;
+    } else acc[k] = g;
+  }
+}
+
+/** All-reduce the accumulated gradients, one AdamW step, NaN guard. */
+function applyUpdate(ctx: RecContext, acc: Record<string, tf.Tensor>, opt: AdamWState, lr: number, step: number, what: string): number {
+  const summed = allReduceGrads(acc, ctx.names, ctx.comm);
+  const norm = adamWStep(ctx.params, summed, opt, ctx.cfg.optimizer, lr);
+  Object.values(summed).forEach((g) => g.dispose());
+  if (!Number.isFinite(norm)) {
+    throw new R2ecError(`${what}: loss or gradient is not finite at step ${step}; the last checkpoint is kept`);
+  }
+  return norm;
+}
+
+/**
+ * R²ec / cls-head step on this rank's users. The trajectories are processed one group (one user's G rollouts) at a
+ * time, gradients adding up over the groups before one optimizer step — the reference code's mini-batches of one
+ * group (spec §4.5), which also bounds memory. Each chunk re-encodes this rank's batch targets with gradient (4(b)).
+ */
+export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepStats & { gradNorm: number; lr: number } {
+  const { cfg, comm } = ctx;
+  const G = cfg.groupSize;
+  const batch = globalBatch(ctx, step);
+  const [a, b] = shardRange(batch.length, comm.rank, comm.world);
+  const mine = batch.slice(a, b);
+  const nGroupsGlobal = batch.length;
+  const d = ctx.mcfg.dModel;
+  // 1. rollouts (left-padded generation, G per user)
+  const rng = makeRng(hashSeed(cfg.seed, 'rollout', step, comm.rank));
+  const prompts = mine.flatMap((s) => Array.from({ length: G }, () => promptIds(ctx, s)));
+  const gen = generateText(ctx.params, ctx.mcfg, ctx.tok, prompts, cfg.rollout, rng);
+  const seqs = prompts.map((p, i) => scoringIds(ctx, p, gen.texts[i]));
+  const targets = mine.map((s) => s.target.item);
+  const stats: StepStats = { rewardSum: 0, rewardSqSum: 0, ndcgSum: 0, lenSum: 0, n: 0, lossTok: 0, lossRec: 0, kl: 0 };
+  gen.tokens.forEach((t) => (stats.lenSum += t.length));
+  // In-batch items (Eq. 7): every rank's targets, detached, exchanged once. Their item-table rows are overwritten
+  // after the reward pass, as in the reference code (spec §4 step 5(c)); refreshing them before the reward (the order
+  // of Algorithm 1, §7.7) lets the fresh target rows stand out against the stale rest and inflates R_d.
+  let ib: InBatch | undefined;
+  if (cfg.variant !== 'cls-head') {
+    ib = exchangeTargets(ctx, targets, encodeSequences(ctx.params, ctx.mcfg, targets.map((t) => ctx.itemSeqs[t]), cfg.pooling, 32));
+  }
+  const readoutExtra = cfg.pooling === 'token' ? 1 : 0; // the appended <|emb|> is not an action
+  const lr = lrAt(step, cfg.steps, cfg.optimizer.lr, cfg.schedule);
+  const adv = new Float64Array(seqs.length);
+  const best = new Uint8Array(seqs.length);
+  const oldLogp: Float32Array[] = [];
+  const oldItemLogp: Float32Array[] = [];
+  let lastNorm = 0;
+  for (let epoch = 0; epoch < cfg.updateEpochs; epoch++) {
+    const acc: Record<string, tf.Tensor> = {};
+    for (let u = 0; u < mine.length; u++) {
+      const s = mine[u];
+      const rowsIdx = Array.from({ length: G }, (_, j) => u * G + j);
+      const chunk = rowsIdx.map((i) => seqs[i]);
+      const T = Math.max(...chunk.map((q) => q.length));
+      // completion tokens of the chunk: predicted from position t−1
+      const rows: number[] = [];
+      const acts: number[] = [];
+      const owner: number[] = [];
+      chunk.forEach((q, j) => {
+        for (let t = prompts[u * G + j].length; t < q.length - readoutExtra; t++) {
+          rows.push(j * T + t - 1);
+          acts.push(q[t]);
+          owner.push(j);
+        }
+      });
+      let refLogp: Float32Array | undefined;
+      if (cfg.klCoef > 0 && ctx.reference) {
+        const lp = tf.tidy(() => {
+          const bt = padBatch(chunk, 'right', 0, T);
+          const h = tf.reshape(forward(ctx.reference!, ctx.mcfg, bt), [G * T, d]) as tf.Tensor2D;
+          const lg = lmLogits(ctx.reference!, tf.gather(h, tf.tensor1d(rows, 'int32')) as tf.Tensor2D);
+          return tokenLogProbs(lg, tf.tensor1d(acts, 'int32'));
+        });
+        refLogp = Float32Array.from(lp.dataSync() as Float32Array);
+        lp.dispose();
+      }
+      let partTok = 0;
+      let partRec = 0;
+      let partKl = 0;
+      const { value, grads } = paramGrads(ctx.params, () => {
+        const bt = padBatch(chunk, 'right', 0, T);
+        const hidden = forward(ctx.params, ctx.mcfg, bt);
+        const users = readOut(hidden, bt, cfg.pooling); // [G, d]
+        if (epoch === 0) {
+          // 2. reward pass (same forward, no dropout) against the cached table; 3–4. advantages, best trajectory
+          const scores = catalogScores(ctx, users); // read as values only: no gradient path to the loss
+          const sv = scores.dataSync() as Float32Array;
+          scores.dispose();
+          const N1 = ctx.ds.items.length;
+          const rewards = new Float64Array(G);
+          for (let j = 0; j < G; j++) {
+            const r = fusedReward(sv.subarray(j * N1, (j + 1) * N1), s.target.item, s.history.map((h) => h.item), cfg.reward);
+            rewards[j] = r.reward;
+            stats.rewardSum += r.reward;
+            stats.rewardSqSum += r.reward * r.reward;
+            stats.ndcgSum += r.rd;
+            stats.n++;
+          }
+          adv.set(groupAdvantages(rewards, G, cfg.advantage), u * G);
+          best.set(bestTrajectoryMask(adv.subarray(u * G, (u + 1) * G), G, cfg.relabelTopK), u * G);
+        }
+        const gAdv = adv.subarray(u * G, (u + 1) * G);
+        const gBest = best.subarray(u * G, (u + 1) * G);
+        // token term: log π of completion tokens (logits only where needed); per-group token mean (tokenTermWeights)
+        const h2 = tf.reshape(hidden, [G * T, d]) as tf.Tensor2D;
+        const logits = lmLogits(ctx.params, tf.gather(h2, tf.tensor1d(rows, 'int32')) as tf.Tensor2D);
+        const logp = tokenLogProbs(logits, tf.tensor1d(acts, 'int32'));
+        if (epoch === 0) oldLogp[u] = Float32Array.from(logp.dataSync() as Float32Array);
+        const ratio = tf.exp(tf.sub(logp, tf.tensor1d(oldLogp[u])));
+        const tokW = tf.tensor1d(tokenTermWeights(owner, gAdv, G, nGroupsGlobal, cfg.objective));
+        const lossTok = (cfg.objective === 'eq8'
+          ? tf.neg(tf.sum(ppoTerm(ratio, tokW, cfg.clipLow, cfg.clipHigh))) // weights = A·(positive scale)
+          : tf.neg(tf.sum(tf.mul(ratio, tokW)))) as tf.Scalar;
+        let loss: tf.Scalar = lossTok;
+        if (refLogp) {
+          const diff = tf.sub(tf.tensor1d(refLogp), logp);
+          const kl = tf.sub(tf.sub(tf.exp(diff), diff), 1); // k3 estimator, ≥ 0
+          const w = tf.tensor1d(owner.map(() => 1 / (nGroupsGlobal * owner.length)));
+          const klLoss = tf.mul(tf.sum(tf.mul(kl, w)), cfg.klCoef) as tf.Scalar;
+          partKl = klLoss.dataSync()[0];
+          loss = tf.add(loss, klLoss) as tf.Scalar;
+        }
+        // item term for the best trajectory (Eq. 8, δ_{i,i*}); see itemTermWeights
+        let itemLogp: tf.Tensor1D;
+        if (cfg.variant === 'cls-head') {
+          const sc = catalogScores(ctx, users);
+          const N1 = ctx.ds.items.length;
+          const mask = new Float32Array(G * N1);
+          for (let j = 0; j < G; j++) {
+            mask[j * N1] = -1e9;
+            for (const h of s.history) if (h.item !== s.target.item) mask[j * N1 + h.item] = -1e9;
+          }
+          itemLogp = tokenLogProbs(tf.add(sc, tf.tensor2d(mask, [G, N1])) as tf.Tensor2D, tf.tensor1d(new Array(G).fill(s.target.item), 'int32'));
+        } else {
+          // 4(b): this rank's targets encoded with gradient; the other ranks' columns are the exchanged constants
+          const iv = vectorsOf(ctx, targets.map((t) => ctx.itemSeqs[t])).vecs;
+          itemLogp = inBatchLogProbs(ctx, users, new Array(G).fill(s.target.item), new Array(G).fill(ib!.offset + u), iv, ib!);
+        }
+        if (epoch === 0) oldItemLogp[u] = Float32Array.from(itemLogp.dataSync() as Float32Array);
+        const rho = tf.exp(tf.sub(itemLogp, tf.tensor1d(oldItemLogp[u])));
+        const recW = tf.tensor1d(itemTermWeights(gAdv, gBest, G, nGroupsGlobal, cfg.objective));
+        const lossRec = (cfg.objective === 'eq8'
+          ? tf.neg(tf.sum(ppoTerm(rho, recW, cfg.clipLow, cfg.clipHigh)))
+          : tf.neg(tf.sum(tf.mul(rho, recW)))) as tf.Scalar;
+        partTok = lossTok.dataSync()[0];
+        partRec = lossRec.dataSync()[0];
+        return tf.add(loss, lossRec) as tf.Scalar;
+      });
+      value.dispose();
+      if (!Number.isFinite(partTok) || !Number.isFinite(partRec)) {
+        Object.values(grads).forEach((g) => g.dispose());
+        Object.values(acc).forEach((g) => g.dispose());
+        throw new R2ecError(`RecPO: loss is not finite at step ${step} (L_tok ${partTok}, L_rec ${partRec}); the last checkpoint is kept`);
+      }
+      accumulate(acc, grads);
+      if (epoch === 0) {
+        stats.lossTok += partTok;
+        stats.lossRec += partRec;
+        stats.kl += partKl;
+      }
+    }
+    if (epoch === 0 && ib) writeRows(ctx.table, ib.allItems, ib.allVecs); // 5(c) partial refresh, after the rewards
+    lastNorm = applyUpdate(ctx, acc, opt, lr, step, 'RecPO');
+  }
+  return { ...stats, gradNorm: lastNorm, lr };
+}
+
+/**
+ * w/o reasoning (paper Table 2): in-batch contrastive loss (Eq. 1) on the read-out at `<answer>` after the prompt,
+ * in chunks of `usersPerChunk` users whose gradients add up (the local targets are re-encoded per chunk).
+ */
+export function contrastiveStep(ctx: RecContext, step: number, opt: AdamWState): StepStats & { gradNorm: number; lr: number } {
+  const { cfg, comm } = ctx;
+  const batch = globalBatch(ctx, step);
+  const [a, b] = shardRange(batch.length, comm.rank, comm.world);
+  const mine = batch.slice(a, b);
+  const targets = mine.map((s) => s.target.item);
+  const lr = lrAt(step, cfg.steps, cfg.optimizer.lr, cfg.schedule);
+  const ib = exchangeTargets(ctx, targets, encodeSequences(ctx.params, ctx.mcfg, targets.map((t) => ctx.itemSeqs[t]), cfg.pooling, 32));
+  writeRows(ctx.table, ib.allItems, ib.allVecs);
+  const acc: Record<string, tf.Tensor> = {};
+  let lossVal = 0;
+  for (let c0 = 0; c0 < mine.length; c0 += cfg.usersPerChunk) {
+    const idx = Array.from({ length: Math.min(cfg.usersPerChunk, mine.length - c0) }, (_, j) => c0 + j);
+    const { value, grads } = paramGrads(ctx.params, () => {
+      const users = vectorsOf(ctx, idx.map((i) => directIds(ctx, promptIds(ctx, mine[i])))).vecs;
+      const iv = vectorsOf(ctx, targets.map((t) => ctx.itemSeqs[t])).vecs;
+      const lp = inBatchLogProbs(ctx, users, idx.map((i) => targets[i]), idx.map((i) => ib.offset + i), iv, ib);
+      return tf.div(tf.neg(tf.sum(lp)), batch.length) as tf.Scalar;
+    });
+    lossVal += value.dataSync()[0];
+    value.dispose();
+    if (!Number.isFinite(lossVal)) {
+      Object.values(grads).forEach((g) => g.dispose());
+      Object.values(acc).forEach((g) => g.dispose());
+      throw new R2ecError(`contrastive: loss is not finite at step ${step}; the last checkpoint is kept`);
+    }
+    accumulate(acc, grads);
+  }
+  const norm = applyUpdate(ctx, acc, opt, lr, step, 'contrastive');
+  return { rewardSum: 0, rewardSqSum: 0, ndcgSum: 0, lenSum: 0, n: 0, lossTok: 0, lossRec: lossVal, kl: 0, gradNorm: norm, lr };
+}
