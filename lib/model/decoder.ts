@@ -7,53 +7,98 @@
 // in ./wasmKernels), rotary positions are one small matMul with a fixed signed permutation plus two elementwise
 // products, and masks are built from constants (no `where` on trained values, so gradients exist).
 import { tf } from './backend';
-import type { ModelConfig } from './config';
+import { headDim, type ModelConfig } from './config';
 import { makeRng, hashSeed } from '../util/rng';
 import { R2ecError } from '../util/errors';
 
 export type Params = Record<string, tf.Variable>;
 
-/** Parameter names, in a fixed order (checkpoints and gradient exchange rely on it). */
+/** Our weight name of each LoRA target module (Hugging Face / PEFT name → layer weight). */
+export const LORA_WEIGHT: Record<string, string> = {
+  q_proj: 'wq', k_proj: 'wk', v_proj: 'wv', o_proj: 'wo', gate_proj: 'w_gate', up_proj: 'w_up', down_proj: 'w_down',
+};
+
+/**
+ * Parameter names, in a fixed order (checkpoints and gradient exchange rely on it). The small models have exactly
+ * the first list; imported backbones add biases (bq/bk/bv), Gemma-2's sandwich norms, LoRA adapters and `lm_head`.
+ */
 export function paramNames(cfg: ModelConfig): string[] {
   const names = ['embed'];
   for (let l = 0; l < cfg.nLayers; l++) {
     for (const n of ['attn_norm', 'wq', 'wk', 'wv', 'wo', 'mlp_norm', 'w_gate', 'w_up', 'w_down']) names.push(`layers.${l}.${n}`);
+    if (cfg.attnBias) for (const n of ['bq', 'bk', 'bv']) names.push(`layers.${l}.${n}`);
+    if (cfg.sandwichNorms) for (const n of ['post_attn_norm', 'post_mlp_norm']) names.push(`layers.${l}.${n}`);
+    if (cfg.lora) for (const t of cfg.lora.targets) names.push(`layers.${l}.${LORA_WEIGHT[t]}.lora_a`, `layers.${l}.${LORA_WEIGHT[t]}.lora_b`);
   }
   names.push('final_norm');
+  if (cfg.tieEmbeddings === false) names.push('lm_head');
   return names;
+}
+
+/** The parameters an optimizer updates: all of them, or only the LoRA adapters when LoRA is on (spec §3: base frozen). */
+export function trainableParamNames(cfg: ModelConfig): string[] {
+  const all = paramNames(cfg);
+  return cfg.lora ? all.filter((n) => n.endsWith('.lora_a') || n.endsWith('.lora_b')) : all;
 }
 
 export function paramShapes(cfg: ModelConfig): Record<string, number[]> {
   const d = cfg.dModel;
-  const kv = cfg.nKvHeads * (d / cfg.nHeads);
+  const q = cfg.nHeads * headDim(cfg);
+  const kv = cfg.nKvHeads * headDim(cfg);
   const shapes: Record<string, number[]> = { embed: [cfg.vocabSize, d], final_norm: [d] };
   for (let l = 0; l < cfg.nLayers; l++) {
     const p = `layers.${l}.`;
     Object.assign(shapes, {
-      [p + 'attn_norm']: [d], [p + 'wq']: [d, d], [p + 'wk']: [d, kv], [p + 'wv']: [d, kv], [p + 'wo']: [d, d],
+      [p + 'attn_norm']: [d], [p + 'wq']: [d, q], [p + 'wk']: [d, kv], [p + 'wv']: [d, kv], [p + 'wo']: [q, d],
       [p + 'mlp_norm']: [d], [p + 'w_gate']: [d, cfg.dFF], [p + 'w_up']: [d, cfg.dFF], [p + 'w_down']: [cfg.dFF, d],
     });
+    if (cfg.attnBias) Object.assign(shapes, { [p + 'bq']: [q], [p + 'bk']: [kv], [p + 'bv']: [kv] });
+    if (cfg.sandwichNorms) Object.assign(shapes, { [p + 'post_attn_norm']: [d], [p + 'post_mlp_norm']: [d] });
+    if (cfg.lora) {
+      for (const t of cfg.lora.targets) {
+        const w = p + LORA_WEIGHT[t];
+        const [rows, cols] = shapes[w];
+        shapes[`${w}.lora_a`] = [rows, cfg.lora.rank];
+        shapes[`${w}.lora_b`] = [cfg.lora.rank, cols];
+      }
+    }
   }
+  if (cfg.tieEmbeddings === false) shapes.lm_head = [cfg.vocabSize, d];
   return shapes;
 }
 
-/** Seeded initialisation: N(0, initStd) for matrices (output projections scaled by 1/sqrt(2·nLayers)), ones for norms. */
-export function initParams(cfg: ModelConfig, seed: number): Params {
+/**
+ * Seeded initialisation: N(0, initStd) for matrices (output projections scaled by 1/sqrt(2·nLayers)), ones for norms
+ * (zeros under normPlusOne, which scales by 1 + w), zeros for biases and for LoRA's B (so a fresh adapter changes
+ * nothing, as in PEFT); LoRA's A is N(0, 1/sqrt(in)).
+ */
+export function initParams(cfg: ModelConfig, seed: number, only?: (name: string) => boolean): Params {
   const shapes = paramShapes(cfg);
   const params: Params = {};
   for (const name of paramNames(cfg)) {
-    const shape = shapes[name];
-    const size = shape.reduce((a, b) => a * b, 1);
-    const vals = new Float32Array(size);
-    if (name.endsWith('norm')) vals.fill(1);
-    else {
-      const rng = makeRng(hashSeed(seed, 'init', name));
-      const std = /wo$|w_down$/.test(name) ? cfg.initStd / Math.sqrt(2 * cfg.nLayers) : cfg.initStd;
-      for (let i = 0; i < size; i++) vals[i] = rng.normal() * std;
-    }
-    params[name] = tf.tidy(() => tf.variable(tf.tensor(vals, shape), true));
+    if (only && !only(name)) continue;
+    const vals = initValues(cfg, name, shapes[name], seed);
+    params[name] = tf.tidy(() => tf.variable(tf.tensor(vals, shapes[name]), true));
   }
   return params;
+}
+
+/** The initial values of one parameter (each name draws from its own seeded stream; see initParams). */
+export function initValues(cfg: ModelConfig, name: string, shape: number[], seed: number): Float32Array {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const vals = new Float32Array(size);
+  if (name.endsWith('norm')) vals.fill(cfg.normPlusOne ? 0 : 1);
+  else if (/\.b[qkv]$|\.lora_b$/.test(name)) {
+    // zeros
+  } else if (name.endsWith('.lora_a')) {
+    const rng = makeRng(hashSeed(seed, 'init', name));
+    for (let i = 0; i < size; i++) vals[i] = rng.normal() / Math.sqrt(shape[0]);
+  } else {
+    const rng = makeRng(hashSeed(seed, 'init', name));
+    const std = /wo$|w_down$/.test(name) ? cfg.initStd / Math.sqrt(2 * cfg.nLayers) : cfg.initStd;
+    for (let i = 0; i < size; i++) vals[i] = rng.normal() * std;
+  }
+  return vals;
 }
 
 export function disposeParams(params: Params): void {
@@ -112,18 +157,45 @@ export function disposeCache(cache: KVCache): void {
 const ropeCache = new Map<string, { inv: Float32Array }>();
 
 /**
+ * Inverse frequencies 1/θ^(2i/dh), with Hugging Face's `rope_scaling` applied: 'linear' divides them by the factor;
+ * 'llama3' divides the low frequencies (wavelength > original context / lowFreqFactor) by the factor, keeps the high
+ * ones (wavelength < original context / highFreqFactor) and blends linearly in between.
+ */
+export function ropeInverseFrequencies(dh: number, theta: number, scaling?: ModelConfig['ropeScaling']): Float32Array {
+  const half = dh / 2;
+  const inv = new Float32Array(half);
+  for (let i = 0; i < half; i++) inv[i] = 1 / Math.pow(theta, (2 * i) / dh);
+  if (scaling?.type === 'linear') for (let i = 0; i < half; i++) inv[i] /= scaling.factor;
+  if (scaling?.type === 'llama3') {
+    const { factor, lowFreqFactor: lo, highFreqFactor: hi, originalMaxPositions: ctx } = scaling as Required<typeof scaling>;
+    for (let i = 0; i < half; i++) {
+      const wavelen = (2 * Math.PI) / inv[i];
+      if (wavelen > ctx / lo) inv[i] /= factor;
+      else if (wavelen >= ctx / hi) {
+        const smooth = (ctx / wavelen - lo) / (hi - lo);
+        inv[i] = ((1 - smooth) * inv[i]) / factor + smooth * inv[i];
+      }
+    }
+  }
+  return inv;
+}
+
+/**
  * Rotary tables as two [rows·heads, Dh] constants (cos and sin, each repeated over the two halves), times `scale`.
  * rotate_half(x) is x·P with P the signed permutation [[0, I], [−I, 0]] (applied as a tiny matMul).
  */
-function ropeTables(positions: Int32Array, heads: number, dh: number, theta: number, scale: number) {
+function ropeTables(
+  positions: Int32Array,
+  heads: number,
+  dh: number,
+  theta: number,
+  scale: number,
+  scaling?: ModelConfig['ropeScaling'],
+) {
   const half = dh / 2;
-  const key = `${dh}:${theta}`;
+  const key = scaling ? `${dh}:${theta}:${JSON.stringify(scaling)}` : `${dh}:${theta}`;
   let entry = ropeCache.get(key);
-  if (!entry) {
-    const inv = new Float32Array(half);
-    for (let i = 0; i < half; i++) inv[i] = 1 / Math.pow(theta, (2 * i) / dh);
-    ropeCache.set(key, (entry = { inv }));
-  }
+  if (!entry) ropeCache.set(key, (entry = { inv: ropeInverseFrequencies(dh, theta, scaling) }));
   const n = positions.length;
   const cos = new Float32Array(n * heads * dh);
   const sin = new Float32Array(n * heads * dh);
@@ -168,19 +240,33 @@ function applyRope(x2d: tf.Tensor2D, rows: number, heads: number, dh: number, co
   return rotated; // [rows·heads, dh]
 }
 
-function rmsNorm(x: tf.Tensor2D, w: tf.Tensor, eps: number): tf.Tensor2D {
+function rmsNorm(x: tf.Tensor2D, w: tf.Tensor, eps: number, plusOne = false): tf.Tensor2D {
   const ms = tf.mean(tf.square(x), -1, true);
-  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), w) as tf.Tensor2D;
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), plusOne ? tf.add(w, 1) : w) as tf.Tensor2D;
 }
 
-/** Additive attention bias [B, H, Tq, Tk]: 0 where query i may see key j, −1e9 elsewhere (a constant). */
-function attentionBias(B: number, H: number, Tq: number, Tk: number, keyMask: Uint8Array, pastLen: number) {
+/** cap·tanh(x/cap) (Gemma-2 soft-capping of attention scores and logits). */
+function softcap<T extends tf.Tensor>(x: T, cap: number): T {
+  return tf.mul(tf.tanh(tf.div(x, cap)), cap) as T;
+}
+
+/** gelu with the tanh approximation (PyTorch's gelu(approximate='tanh'), Gemma's `gelu_pytorch_tanh`). */
+function geluTanh(x: tf.Tensor): tf.Tensor {
+  const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+}
+
+/**
+ * Additive attention bias [B, H, Tq, Tk]: 0 where query i may see key j, −1e9 elsewhere (a constant). With a
+ * window W (Gemma-2's local layers, as Hugging Face masks them) a query also sees only keys fewer than W slots back.
+ */
+function attentionBias(B: number, H: number, Tq: number, Tk: number, keyMask: Uint8Array, pastLen: number, window = Infinity) {
   const vals = new Float32Array(B * H * Tq * Tk);
   for (let b = 0; b < B; b++) {
     const block = new Float32Array(Tq * Tk);
     for (let i = 0; i < Tq; i++) {
       for (let j = 0; j < Tk; j++) {
-        const visible = keyMask[b * Tk + j] === 1 && j <= pastLen + i;
+        const visible = keyMask[b * Tk + j] === 1 && j <= pastLen + i && pastLen + i - j < window;
         block[i * Tk + j] = visible ? 0 : -1e9;
       }
       // a query with no visible key (a pad row) attends uniformly: harmless, its output is never read
@@ -204,7 +290,7 @@ export function forward(params: Params, cfg: ModelConfig, batch: TokenBatch, opt
   const d = cfg.dModel;
   const H = cfg.nHeads;
   const Hkv = cfg.nKvHeads;
-  const dh = d / H;
+  const dh = headDim(cfg);
   const cache = opts.cache;
   const pastLen = cache ? cache.len : 0;
   if (pastLen + T > cfg.maxSeqLen) {
@@ -229,16 +315,31 @@ export function forward(params: Params, cfg: ModelConfig, batch: TokenBatch, opt
   const hidden = tf.tidy(() => {
     const ids = tf.tensor1d(batch.ids, 'int32');
     let x = tf.gather(params.embed, ids) as tf.Tensor2D; // [B·T, d]
-    const qRope = ropeTables(batch.positions, H, dh, cfg.ropeTheta, 1 / Math.sqrt(dh)); // 1/sqrt(dh) folded into q
-    const kRope = ropeTables(batch.positions, Hkv, dh, cfg.ropeTheta, 1);
+    if (cfg.embedScale !== undefined) x = tf.mul(x, cfg.embedScale);
+    const scale = cfg.attnScale ?? 1 / Math.sqrt(dh);
+    const qRope = ropeTables(batch.positions, H, dh, cfg.ropeTheta, scale, cfg.ropeScaling); // the score scale folded into q
+    const kRope = ropeTables(batch.positions, Hkv, dh, cfg.ropeTheta, 1, cfg.ropeScaling);
     const bias = attentionBias(B, H, T, Tk, keyMask, pastLen);
+    const sw = cfg.slidingWindow;
+    const localBias = sw ? attentionBias(B, H, T, Tk, keyMask, pastLen, sw.size) : undefined;
     const group = H / Hkv; // query heads per key/value head
+    const plusOne = cfg.normPlusOne === true;
+    const loraScale = cfg.lora ? cfg.lora.alpha / cfg.lora.rank : 0;
     for (let l = 0; l < cfg.nLayers; l++) {
       const p = (n: string) => params[`layers.${l}.${n}`];
-      const h = rmsNorm(x, p('attn_norm'), cfg.normEps);
-      const q = applyRope(tf.matMul(h, p('wq')), B * T, H, dh, qRope.cos, qRope.sin);
-      const k = applyRope(tf.matMul(h, p('wk')), B * T, Hkv, dh, kRope.cos, kRope.sin);
-      const v = tf.matMul(h, p('wv'));
+      // x·W (+ b) (+ (x·A)·B·alpha/r when the weight has a LoRA adapter); the small models take the plain matMul
+      const proj = (inp: tf.Tensor2D, w: string, b?: string): tf.Tensor2D => {
+        let y = tf.matMul(inp, p(w)) as tf.Tensor2D;
+        if (b !== undefined) y = tf.add(y, p(b));
+        const a = cfg.lora ? p(`${w}.lora_a`) : undefined;
+        if (a) y = tf.add(y, tf.mul(tf.matMul(tf.matMul(inp, a), p(`${w}.lora_b`)), loraScale));
+        return y;
+      };
+      const h = rmsNorm(x, p('attn_norm'), cfg.normEps, plusOne);
+      const bq = cfg.attnBias ? 'bq' : undefined;
+      const q = applyRope(proj(h, 'wq', bq), B * T, H, dh, qRope.cos, qRope.sin);
+      const k = applyRope(proj(h, 'wk', cfg.attnBias ? 'bk' : undefined), B * T, Hkv, dh, kRope.cos, kRope.sin);
+      const v = proj(h, 'wv', cfg.attnBias ? 'bv' : undefined);
       // [B, T, heads, dh] -> [B, heads, T, dh]
       const q4 = tf.transpose(tf.reshape(q, [B, T, H, dh]), [0, 2, 1, 3]);
       let k4 = tf.transpose(tf.reshape(k, [B, T, Hkv, dh]), [0, 2, 1, 3]) as tf.Tensor4D;
@@ -255,17 +356,24 @@ export function forward(params: Params, cfg: ModelConfig, batch: TokenBatch, opt
       // the query heads of kv head i are the consecutive heads i·group…, so [B, H, T, ·] is [B, Hkv, group·T, ·] by a
       // reshape, and one matMul per kv head serves its whole group.
       const qG = tf.reshape(q4, [B, Hkv, group * T, dh]);
-      const scores = tf.add(tf.reshape(tf.matMul(qG, k4, false, true), [B, H, T, Tk]), bias); // [B, H, T, Tk]
+      let raw = tf.reshape(tf.matMul(qG, k4, false, true), [B, H, T, Tk]);
+      if (cfg.attnSoftcap !== undefined) raw = softcap(raw, cfg.attnSoftcap);
+      const scores = tf.add(raw, localBias && sw!.layers.includes(l) ? localBias : bias); // [B, H, T, Tk]
       const probs = tf.softmax(scores);
       const ctx = tf.reshape(tf.matMul(tf.reshape(probs, [B, Hkv, group * T, Tk]), v4), [B, H, T, dh]); // [B, H, T, dh]
-      const merged = tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
-      x = tf.add(x, tf.matMul(merged, p('wo')));
-      const m = rmsNorm(x, p('mlp_norm'), cfg.normEps);
-      const gate = tf.matMul(m, p('w_gate'));
-      const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), tf.matMul(m, p('w_up'))); // SwiGLU: silu(g)·u
-      x = tf.add(x, tf.matMul(act, p('w_down')));
+      const merged = tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [B * T, H * dh]) as tf.Tensor2D;
+      let attnOut = proj(merged, 'wo');
+      if (cfg.sandwichNorms) attnOut = rmsNorm(attnOut, p('post_attn_norm'), cfg.normEps, plusOne);
+      x = tf.add(x, attnOut);
+      const m = rmsNorm(x, p('mlp_norm'), cfg.normEps, plusOne);
+      const gate = proj(m, 'w_gate');
+      const g = cfg.activation === 'gelu_tanh' ? geluTanh(gate) : tf.mul(gate, tf.sigmoid(gate));
+      const act = tf.mul(g, proj(m, 'w_up')); // SwiGLU: silu(g)·u (GeGLU for Gemma)
+      let mlpOut = proj(act as tf.Tensor2D, 'w_down');
+      if (cfg.sandwichNorms) mlpOut = rmsNorm(mlpOut, p('post_mlp_norm'), cfg.normEps, plusOne);
+      x = tf.add(x, mlpOut);
     }
-    return tf.reshape(rmsNorm(x, params.final_norm, cfg.normEps), [B, T, d]) as tf.Tensor3D;
+    return tf.reshape(rmsNorm(x, params.final_norm, cfg.normEps, plusOne), [B, T, d]) as tf.Tensor3D;
   });
   if (cache) {
     disposeCache(cache);
@@ -281,7 +389,11 @@ export function emptyCache(B: number): KVCache {
   return { k: [], v: [], keyMask: new Uint8Array(0), len: 0, B };
 }
 
-/** Token logits from hidden states (tied output layer): [N, d] -> [N, V]. */
-export function lmLogits(params: Params, hidden2d: tf.Tensor2D): tf.Tensor2D {
-  return tf.matMul(hidden2d, params.embed, false, true);
+/**
+ * Token logits from hidden states: [N, d] -> [N, V]. The output layer is the embedding (tied) or `lm_head` when the
+ * params have one (untied imported backbones). Pass the config to apply Gemma-2's logit soft-capping (spec §3).
+ */
+export function lmLogits(params: Params, hidden2d: tf.Tensor2D, cfg?: ModelConfig): tf.Tensor2D {
+  const logits = tf.matMul(hidden2d, params.lm_head ?? params.embed, false, true) as tf.Tensor2D;
+  return cfg?.logitSoftcap !== undefined ? softcap(logits, cfg.logitSoftcap) : logits;
 }
