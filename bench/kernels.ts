@@ -1,8 +1,8 @@
 // Kernel-level timings on the current backend, for working on lib/model/wasmKernels.ts and the decoder (the
 // end-to-end figures are `r2ec bench`). Shapes are those of the reference configuration (B 8, T 128, d 128,
-// 4 heads, vocab 2000). With --profile, one reference training step is profiled and its kernels ranked.
-//   node --import tsx bench/kernels.ts [--profile]
-import { tf, initBackend } from '../lib/model/backend';
+// 4 heads, vocab 2000). With --profile, a training step is profiled instead and its kernels ranked.
+//   node --import tsx bench/kernels.ts [--profile [--shape ref|wide] [--detail]]
+import { tf, initBackend, nativeStatus } from '../lib/model/backend';
 import { modelConfig } from '../lib/model/config';
 import { forward, initParams, lmLogits, padBatch } from '../lib/model/decoder';
 import { crossEntropy } from '../lib/model/losses';
@@ -34,7 +34,8 @@ function row(name: string, ms: number, flops?: number) {
 async function main() {
   const backend = await initBackend();
   const rnd = (shape: number[]) => tf.randomNormal(shape, 0, 1, 'float32', 1);
-  console.log(`backend ${backend}, tfjs ${tf.version.tfjs}`);
+  console.log(`backend ${backend}, tfjs ${tf.version.tfjs}, native kernels: ${nativeStatus()?.active ? `on (${nativeStatus()?.core})` : `off (${nativeStatus()?.reason})`}`);
+  if (process.argv.includes('--profile')) return profileStep(argValue('--shape') ?? 'ref');
   // dense layers and the tied output layer, [B·T, d] rows
   const x = rnd([1024, 128]);
   const w = rnd([128, 384]);
@@ -59,35 +60,82 @@ async function main() {
   row('oneHot [1024] → [1024,2000] float32', time(() => tf.oneHot(tf.range(0, 1024, 1, 'int32'), 2000, 1, 0, 'float32')));
   row('gather embed rows [1024] of [2000,128]', time(() => tf.gather(E, tf.range(0, 1024, 1, 'int32'))));
 
-  if (process.argv.includes('--profile')) {
-    const cfg = modelConfig('ref');
-    const params = initParams(cfg, 0);
-    const opt = initAdamW(params);
-    const rng = makeRng(1);
-    const T = cfg.maxSeqLen;
-    const seqs = Array.from({ length: 8 }, () => Array.from({ length: T + 1 }, () => rng.int(cfg.vocabSize)));
-    const batch = padBatch(seqs.map((s) => s.slice(0, T)), 'right');
-    const targets = Int32Array.from(seqs.flatMap((s) => s.slice(1)));
-    const step = () => {
-      const { value, grads } = paramGrads(params, () => {
-        const h = forward(params, cfg, batch);
-        return crossEntropy(lmLogits(params, tf.reshape(h, [8 * T, cfg.dModel]) as tf.Tensor2D), tf.tensor1d(targets, 'int32'));
-      });
-      adamWStep(params, grads, opt, DEFAULT_ADAMW);
-      tf.dispose([value, ...Object.values(grads)]);
-    };
-    for (let i = 0; i < 2; i++) step();
-    const t0 = performance.now();
-    step();
-    console.log(`\nreference training step: ${(performance.now() - t0).toFixed(1)} ms`);
-    const prof = await tf.profile(() => {
-      step();
-      return tf.scalar(0);
+}
+
+/** Process CPU time in ms (user + system). */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+function argValue(flag: string): string | undefined {
+  const i = process.argv.indexOf(flag);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/**
+ * Where one training step's time goes, per kernel: every kernel registered for the current backend is wrapped with
+ * a timer (wasm kernels run synchronously, so the time around a kernel is its cost; tf.profile instead reads every
+ * output back, which inflates small kernels). Times are process CPU time, which a busy machine distorts far less
+ * than wall time. "outside kernels" is the JavaScript of tfjs's engine, tape and gradient bookkeeping, and our own
+ * code between kernels.
+ *   --shape ref | wide  (ref: the stack notes' reference step; wide: d 256, 4 layers, T 256, B 8, vocab 4000)
+ */
+async function profileStep(shape: string) {
+  const cfg = shape === 'wide'
+    ? modelConfig('ref', { vocabSize: 4000, dModel: 256, nLayers: 4, nHeads: 8, nKvHeads: 8, dFF: 683, maxSeqLen: 256 })
+    : modelConfig('ref');
+  const B = 8;
+  const T = cfg.maxSeqLen;
+  const params = initParams(cfg, 0);
+  const opt = initAdamW(params);
+  const rng = makeRng(1);
+  const seqs = Array.from({ length: B }, () => Array.from({ length: T + 1 }, () => rng.int(cfg.vocabSize)));
+  const batch = padBatch(seqs.map((s) => s.slice(0, T)), 'right');
+  const targets = Int32Array.from(seqs.flatMap((s) => s.slice(1)));
+  const step = () => {
+    const { value, grads } = paramGrads(params, () => {
+      const h = forward(params, cfg, batch);
+      return crossEntropy(lmLogits(params, tf.reshape(h, [B * T, cfg.dModel]) as tf.Tensor2D), tf.tensor1d(targets, 'int32'));
     });
-    const byKernel = new Map<string, number>();
-    for (const kk of prof.kernels) byKernel.set(kk.name, (byKernel.get(kk.name) ?? 0) + (kk.kernelTimeMs as number));
-    for (const [name, ms] of [...byKernel].sort((a, b) => b[1] - a[1]).slice(0, 15)) row(`  ${name}`, ms);
+    adamWStep(params, grads, opt, DEFAULT_ADAMW);
+    tf.dispose([value, ...Object.values(grads)]);
+  };
+  for (let i = 0; i < 2; i++) step();
+  const totals = new Map<string, { ms: number; calls: number }>();
+  const detail = process.argv.includes('--detail'); // one row per kernel and input shapes
+  const backend = tf.getBackend();
+  for (const k of tf.getKernelsForBackend(backend)) {
+    const inner = k.kernelFunc;
+    tf.unregisterKernel(k.kernelName, backend);
+    tf.registerKernel({
+      ...k,
+      kernelFunc: ((args: Parameters<tf.KernelFunc>[0]) => {
+        const t0 = cpuMs();
+        const out = inner(args);
+        const key = detail ? `${k.kernelName} ${Object.values(args.inputs).map((t) => `[${t?.shape}]`).join('')}${args.attrs && 'transposeA' in args.attrs ? ` ${args.attrs.transposeA ? 'T' : 'N'}${args.attrs.transposeB ? 'T' : 'N'}` : ''}` : k.kernelName;
+        const e = totals.get(key) ?? { ms: 0, calls: 0 };
+        e.ms += cpuMs() - t0;
+        e.calls++;
+        totals.set(key, e);
+        return out;
+      }) as tf.KernelFunc,
+    });
   }
+  const n = 3;
+  const t0 = cpuMs();
+  const w0 = performance.now();
+  for (let i = 0; i < n; i++) step();
+  const stepMs = (cpuMs() - t0) / n;
+  const wallMs = (performance.now() - w0) / n;
+  const inKernels = [...totals.values()].reduce((a, e) => a + e.ms, 0) / n;
+  console.log(`\ntraining step, ${shape} (d ${cfg.dModel}, ${cfg.nLayers} layers, T ${T}, B ${B}, V ${cfg.vocabSize}): ${stepMs.toFixed(1)} ms CPU/step (wall ${wallMs.toFixed(1)} ms), mean of ${n}`);
+  console.log(`${'kernel'.padEnd(28)} ${'ms/step'.padStart(9)} ${'share'.padStart(6)} ${'calls/step'.padStart(10)}`);
+  const rows = [...totals].map(([name, e]) => [name, e.ms / n, e.calls / n] as const).sort((a, b) => b[1] - a[1]);
+  for (const [name, ms, calls] of rows.slice(0, detail ? 60 : 18)) {
+    console.log(`${name.padEnd(detail ? 60 : 28)} ${ms.toFixed(2).padStart(9)} ${((100 * ms) / stepMs).toFixed(1).padStart(5)}% ${calls.toFixed(0).padStart(10)}`);
+  }
+  console.log(`${'(outside kernels)'.padEnd(28)} ${(stepMs - inKernels).toFixed(2).padStart(9)} ${((100 * (stepMs - inKernels)) / stepMs).toFixed(1).padStart(5)}%`);
 }
 
 void main();

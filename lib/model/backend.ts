@@ -1,9 +1,12 @@
 // Backend selection, once per process, and the wasm gaps closed (stack notes "TensorFlow.js on the wasm backend").
 //   R2EC_BACKEND=tensorflow|wasm|cpu. Default: tfjs-node-gpu ('tensorflow') if it loads, else wasm, else cpu.
 //   An explicit choice that cannot load is an error, never a silent fallback.
+//   On wasm, the native kernels (./nativeKernels, R2EC_NATIVE) replace the hot kernels when their module loads.
 import * as tf from '@tensorflow/tfjs';
 import { R2ecError } from '../util/errors';
 import { registerWasmKernelFixes } from './wasmKernels';
+import { installNativeKernels, type NativeStatus } from './nativeKernels';
+import { isMainThread } from 'node:worker_threads';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 const BACKENDS: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -12,6 +15,7 @@ let chosen: BackendName | undefined;
 let pending: Promise<BackendName> | undefined;
 
 export { tf };
+export { nativeStatus, type NativeStatus } from './nativeKernels';
 
 /** The backend in use (after initBackend). */
 export function backendName(): BackendName {
@@ -70,9 +74,11 @@ export function initBackend(opts: BackendOptions = {}): Promise<BackendName> {
       if (why === undefined) {
         chosen = name;
         installKernelFixes(name);
-        if (opts.log !== false) {
+        const native = installNativeKernels(name); // throws when R2EC_NATIVE=1 cannot be honoured
+        const fellBack = native.mode === 'auto' && !native.active && name === 'wasm';
+        if (opts.log !== false || (fellBack && isMainThread)) {
           const fell = failures.length ? ` (${failures.join('; ')})` : '';
-          process.stderr.write(`r2ec: backend ${name}${fell}\n`);
+          process.stderr.write(`r2ec: backend ${name}${fell}${nativeNote(native)}\n`);
         }
         return name;
       }
@@ -86,6 +92,13 @@ export function initBackend(opts: BackendOptions = {}): Promise<BackendName> {
     );
   })();
   return pending;
+}
+
+/** The native-kernel part of the backend log line (one line, also where the module could not load). */
+function nativeNote(n: NativeStatus): string {
+  if (n.active) return `, native kernels (${n.core ?? 'OpenBLAS'}, ${n.threads ?? 1} BLAS thread per rank)`;
+  if (n.mode === 'off' || n.reason?.startsWith('backend')) return '';
+  return `, wasm kernels: the native kernels cannot load (${n.reason}); R2EC_NATIVE=0 silences this`;
 }
 
 let fixesInstalled = false;
