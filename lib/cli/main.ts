@@ -4,11 +4,19 @@ import { Command } from 'commander';
 import { registerDataCommands } from './data';
 import { registerRunCommands } from './run';
 import { registerBenchCommands } from './bench';
+import { registerBackboneCommands } from './backbone';
+import { registerHandoffCommands } from './handoff';
 
 export type Registrar = (program: Command) => void;
 
 /** Command groups, in help order. */
-export const REGISTRARS: Registrar[] = [registerDataCommands, registerRunCommands, registerBenchCommands];
+export const REGISTRARS: Registrar[] = [
+  registerDataCommands,
+  registerRunCommands,
+  registerBenchCommands,
+  registerBackboneCommands,
+  registerHandoffCommands,
+];
 
 export function buildProgram(): Command {
   const program = new Command('r2ec')

@@ -3,6 +3,8 @@
 // profiles as small override tables (lib/experiment/profiles.ts), every field overridable by dotted key
 // (`--set recpo.groupSize=8`), and one validation pass (validateExperimentConfig) that covers every section, every
 // method's overrides and the baselines, so unknown keys and out-of-range values fail before anything trains.
+import fs from 'node:fs';
+import path from 'node:path';
 import { RECPO_DEFAULTS, validateRecPOConfig, type RecPOConfig, type RecVariant } from '../train/recpo/config';
 import { validateLMTrainConfig, type LMTrainConfig } from '../train/lm';
 import { WARMUP_ANSWERS, type WarmupAnswer } from '../text/corpus';
@@ -63,7 +65,13 @@ export interface ExperimentConfig {
   profile: Profile;
   seed: number;
   methods: MethodSpec[];
-  model: { preset: string; vocabSize: number; maxSeqLen: number };
+  /**
+   * The small decoder (preset, BPE vocabulary size, context), or a Hugging Face checkpoint folder as `backbone`
+   * (lib/model/hf/: Llama, Qwen2, Gemma-2; a PEFT LoRA adapter folder whose base is a local folder works too). With
+   * a backbone, its own tokenizer and chat template are used, there is no BPE training and no warm-up (the pretrained
+   * model is the starting point, as in the paper), and maxSeqLen caps its context.
+   */
+  model: { preset: string; vocabSize: number; maxSeqLen: number; backbone: string };
   tokenizer: { maxChars: number };
   warmup: WarmupConfig;
   recpo: RecPOConfig;
@@ -92,7 +100,7 @@ export const MAIN_METHODS: MethodSpec[] = [
 // ---------------------------------------------------------------------------------------------------------------
 // Defaults (= the `full` profile)
 
-export const MODEL_DEFAULTS: ExperimentConfig['model'] = { preset: 'small', vocabSize: 4000, maxSeqLen: 768 };
+export const MODEL_DEFAULTS: ExperimentConfig['model'] = { preset: 'small', vocabSize: 4000, maxSeqLen: 768, backbone: '' };
 
 export const TOKENIZER_DEFAULTS: ExperimentConfig['tokenizer'] = { maxChars: 6_000_000 };
 
@@ -231,6 +239,19 @@ const int = (v: unknown, field: string, min: number) => {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ConfigError(field, `must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
 };
 
+/** model.backbone: a folder with config.json (a Hugging Face checkpoint) or adapter_config.json (a LoRA adapter). */
+function validateBackbone(c: ExperimentConfig): void {
+  const b = c.model.backbone;
+  if (typeof b !== 'string') throw new ConfigError('model.backbone', `must be a folder path or "", got ${JSON.stringify(b)}`);
+  if (b === '') return;
+  if (!fs.existsSync(path.join(b, 'config.json')) && !fs.existsSync(path.join(b, 'adapter_config.json'))) {
+    throw new ConfigError('model.backbone', `"${b}" is not a Hugging Face checkpoint folder (no config.json or adapter_config.json)`);
+  }
+  if (c.recpo.pooling === 'token') {
+    throw new ConfigError('recpo.pooling', `'token' appends the workbench tokenizer's <|emb|>, which a Hugging Face backbone does not have`);
+  }
+}
+
 /** The sections one method trains with (everything but the method list), checked against the catalog when known. */
 function validateSections(c: ExperimentConfig, numItems: number | undefined): void {
   if (!PROFILES.includes(c.profile)) throw new ConfigError('profile', `"${c.profile}" is not one of ${PROFILES.join(', ')}`);
@@ -239,6 +260,7 @@ function validateSections(c: ExperimentConfig, numItems: number | undefined): vo
   if (!PRESETS[c.model.preset]) throw new ConfigError('model.preset', `unknown preset "${c.model.preset}"; choose one of ${Object.keys(PRESETS).join(', ')}`);
   int(c.model.vocabSize, 'model.vocabSize', 300);
   int(c.model.maxSeqLen, 'model.maxSeqLen', 16);
+  validateBackbone(c);
   int(c.tokenizer.maxChars, 'tokenizer.maxChars', 1000);
   validateRecPOConfig(c.recpo, { maxSeqLen: c.model.maxSeqLen, numItems }, 'recpo');
   const w = c.warmup;

@@ -14,6 +14,7 @@ import { sha256, stableStringify } from '../util/hash';
 import { lmCacheRoot } from '../util/env';
 import { hashSeed, makeRng, shuffleInPlace } from '../util/rng';
 import { disposeParams } from '../model/decoder';
+import { importBackboneForExperiment } from '../model/hf/workbench';
 import type { ExperimentConfig } from './config';
 
 export interface PreparedLM {
@@ -57,6 +58,16 @@ export async function prepareLanguageModel(
 ): Promise<PreparedLM> {
   const t0 = performance.now();
   const log = hooks.log ?? (() => {});
+  if (cfg.model.backbone) {
+    // an imported Hugging Face backbone: no BPE, no warm-up (lib/model/hf/workbench.ts)
+    const b = await importBackboneForExperiment(cfg.model.backbone, lmCacheRoot(), { maxSeqLen: cfg.model.maxSeqLen, log });
+    log(`language model: backbone ${cfg.model.backbone} (${(b.parameters / 1e6).toFixed(1)}M parameters${b.cached ? ', cached import' : ''})`);
+    const curves = { step: [], loss: [], lr: [], gradNorm: [], valStep: [], valLoss: [], valPerplexity: [] };
+    return {
+      dir: path.dirname(b.checkpoint), checkpoint: b.checkpoint, tokenizer: b.tokenizer, model: b.config, parameters: b.parameters,
+      curves, tokens: { train: 0, valid: 0 }, key: `backbone-${b.key}`, cached: b.cached, seconds: (performance.now() - t0) / 1000,
+    };
+  }
   const key = sha256(
     stableStringify({
       v: 1,

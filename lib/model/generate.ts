@@ -132,6 +132,8 @@ export function generate(
   rng: Rng,
   stopTokens: number[] = [],
   padId = 0,
+  /** an extra stop test on a row's generated ids (stop strings of Hugging Face tokenizers, lib/text/hf-tokenizer.ts) */
+  stopWhen?: (generated: readonly number[]) => boolean,
 ): GenerateResult {
   validateSampling(sampling);
   const B = prompts.length;
@@ -155,7 +157,7 @@ export function generate(
       const last = tf.tidy(() => {
         const h = forward(params, cfg, batch, { cache });
         const lastH = tf.reshape(tf.slice(h, [0, h.shape[1] - 1, 0], [B, 1, cfg.dModel]), [B, cfg.dModel]);
-        return lmLogits(params, lastH as tf.Tensor2D);
+        return lmLogits(params, lastH as tf.Tensor2D, cfg);
       });
       const vals = last.dataSync() as Float32Array;
       last.dispose();
@@ -170,7 +172,7 @@ export function generate(
         tokens[b].push(tok);
         logProbs[b].push(lp);
         next[b] = tok;
-        if (stop.has(tok)) stopped[b] = true;
+        if (stop.has(tok) || (stopWhen !== undefined && stopWhen(tokens[b]))) stopped[b] = true;
         else active++;
       }
       if (active === 0 || step === sampling.maxNewTokens - 1) break;
@@ -189,11 +191,16 @@ export function generate(
 export function generateText(
   params: Params,
   cfg: ModelConfig,
-  tok: { decode(ids: readonly number[], opts?: { skipSpecial?: boolean }): string; special: { answer: number; pad: number } },
+  tok: {
+    decode(ids: readonly number[], opts?: { skipSpecial?: boolean }): string;
+    special: { answer: number; pad: number };
+    stopWhen?: (generated: readonly number[]) => boolean;
+  },
   prompts: number[][],
   sampling: SamplingConfig,
   rng: Rng,
 ): GenerateResult & { texts: string[] } {
-  const r = generate(params, cfg, prompts, sampling, rng, [tok.special.answer], tok.special.pad);
+  const stopIds = tok.special.answer >= 0 ? [tok.special.answer] : [];
+  const r = generate(params, cfg, prompts, sampling, rng, stopIds, tok.special.pad, tok.stopWhen ? (g) => tok.stopWhen!(g) : undefined);
   return { ...r, texts: r.tokens.map((t) => tok.decode(t, { skipSpecial: true })) };
 }

@@ -14,6 +14,7 @@
 // Unicode, hence not valid UTF-8) becomes U+FFFD. decode(encode(s)) === s for every well-formed string.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ConfigError, R2ecError } from '../util/errors';
+import { HF_TOKENIZER_FORMAT, hfTokenizerFromRef, type HFTokenizerRef } from './hf-tokenizer';
 
 /** Special tokens at fixed ids 0..12. `<|emb|>` (= reserved slot 0) is the appended read-out token of the pooling study. */
 export const SPECIAL_TOKENS = [
@@ -505,6 +506,8 @@ export function tokenizerFromJSON(json: unknown, source = 'tokenizer JSON'): Tok
   const bad = (field: string, problem: string) => new R2ecError(`${source}: field "${field}" ${problem}`);
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new R2ecError(`${source}: not a JSON object`);
   const o = json as Record<string, unknown>;
+  // an imported Hugging Face backbone stores a reference to its tokenizer folder instead (lib/text/hf-tokenizer.ts)
+  if (o.format === HF_TOKENIZER_FORMAT) return hfTokenizerFromRef(o as unknown as HFTokenizerRef, source);
   if (o.format === undefined) throw bad('format', 'is missing');
   if (o.format !== TOKENIZER_FORMAT) throw bad('format', `must be "${TOKENIZER_FORMAT}", got ${JSON.stringify(o.format)}`);
   if (o.version === undefined) throw bad('version', 'is missing');

@@ -11,6 +11,7 @@
 // `<|assistant|>` is its own segment, so a scoring sequence always starts with the exact ids of its generation prompt.
 import { ConfigError, R2ecError } from '../util/errors';
 import { SPECIAL, type Tokenizer } from './bpe';
+import { encodeChatHF, isWorkbenchHFTokenizer } from './hf-tokenizer';
 
 export const ANSWER = '<answer>';
 export const ANSWER_END = '</answer>';
@@ -78,7 +79,7 @@ function assistantHeader(tok: Tokenizer): number[] {
 }
 
 /** Split user content into the kept head and the droppable lines (see Truncation 'middle'). */
-function splitHead(content: string): { head: string; lines: string[] } {
+export function splitHead(content: string): { head: string; lines: string[] } {
   const blank = content.indexOf('\n\n');
   const from = blank >= 0 ? blank + 2 : 0;
   const nl = content.indexOf('\n', from);
@@ -102,6 +103,8 @@ export function encodeChat(
   if (!['none', 'right', 'middle'].includes(truncate)) {
     throw new ConfigError('truncate', `must be 'none', 'right' or 'middle', got ${JSON.stringify(truncate)}`);
   }
+  // an imported Hugging Face backbone: its own chat template and tokenizer (spec §2)
+  if (isWorkbenchHFTokenizer(tok)) return encodeChatHF(tok.hf, userContent, assistantContent, { maxLen, truncate }, splitHead);
   const header = assistantHeader(tok);
   const tail =
     assistantContent === undefined ? [] : tok.encode(assistantContent, { allowSpecial: ASSISTANT_SPECIALS });

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { Tokenizer as HFTokenizerImpl } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
 import { R2ecError } from '../util/errors';
+import type { SpecialIds, Tokenizer, TokenizerJSON } from './bpe';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -202,4 +203,116 @@ export function hfScoringSequence(tok: HFTokenizer, userContent: string, assista
  */
 export function stopAtString(tok: HFTokenizer, stop: string): (generated: readonly number[]) => boolean {
   return (generated) => generated.length > 0 && tok.decode(generated.slice(-Math.max(16, stop.length * 2))).includes(stop);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The workbench's Tokenizer interface (bpe.ts) over a Hugging Face tokenizer, so RecPO, evaluation and the notebooks
+// run unchanged on an imported backbone: chat.ts's encodeChat renders through the checkpoint's template, and
+// generation stops at the `<answer>` *string* (stopWhen), since a pretrained vocabulary has no `<answer>` token.
+
+/** tokenizer JSON stored in workbench checkpoints for an imported backbone (instead of our BPE's merges) */
+export const HF_TOKENIZER_FORMAT = 'hf';
+
+export interface HFTokenizerRef {
+  format: typeof HF_TOKENIZER_FORMAT;
+  /** folder with tokenizer.json / tokenizer_config.json */
+  dir: string;
+}
+
+export type WorkbenchHFTokenizer = Tokenizer & {
+  readonly hf: HFTokenizer;
+  /** generation stop test on the generated ids (spec §2: stop at the string `<answer>`) */
+  stopWhen(generated: readonly number[]): boolean;
+};
+
+/** Wrap an HFTokenizer as a workbench Tokenizer (see above). `special` ids without a token are -1. */
+export function asWorkbenchTokenizer(hf: HFTokenizer): WorkbenchHFTokenizer {
+  let table: string[] | undefined;
+  const idToToken = () => (table ??= Array.from({ length: hf.vocabSize }, (_, i) => hf.idToToken(i) ?? ''));
+  const id = (s: string) => hf.tokenToId(s) ?? -1;
+  const special = {
+    pad: hf.padId,
+    bos: hf.bosId ?? -1,
+    eos: hf.eosId ?? -1,
+    system: -1,
+    user: -1,
+    assistant: -1,
+    end: hf.stopIds.find((i) => i !== hf.eosId) ?? hf.eosId ?? -1,
+    answer: id('<answer>'),
+    answerEnd: id('</answer>'),
+    emb: -1,
+    reserved1: -1,
+    reserved2: -1,
+    reserved3: -1,
+  } as unknown as SpecialIds;
+  const stop = stopAtString(hf, '<answer>');
+  const utf8 = new TextEncoder();
+  return {
+    hf,
+    get vocabSize() {
+      return hf.vocabSize;
+    },
+    get idToToken() {
+      return idToToken();
+    },
+    special,
+    merges: [],
+    // `allowSpecial` is the workbench BPE's switch; Hugging Face tokenizers match their added tokens everywhere
+    encode: (text: string) => hf.encode(text),
+    decode: (ids, opts = {}) => hf.decode(ids, { skipSpecial: opts.skipSpecial }),
+    tokenBytes: (i: number) => utf8.encode(hf.decode([i])),
+    toJSON: () => ({ format: HF_TOKENIZER_FORMAT, dir: hf.dir }) as unknown as TokenizerJSON,
+    stopWhen: (generated) => stop(generated) || (generated.length > 0 && hf.stopIds.includes(generated[generated.length - 1])),
+  };
+}
+
+/** True for a workbench Tokenizer that wraps a Hugging Face one. */
+export function isWorkbenchHFTokenizer(t: unknown): t is WorkbenchHFTokenizer {
+  return !!t && typeof t === 'object' && isHFTokenizer((t as { hf?: unknown }).hf);
+}
+
+const loaded = new Map<string, WorkbenchHFTokenizer>();
+
+/** The tokenizer of an HFTokenizerRef (loaded once per folder and process). */
+export function hfTokenizerFromRef(ref: HFTokenizerRef, source = 'tokenizer JSON'): WorkbenchHFTokenizer {
+  if (typeof ref.dir !== 'string' || !ref.dir) throw new R2ecError(`${source}: field "dir" must name the tokenizer folder`);
+  const key = path.resolve(ref.dir);
+  let t = loaded.get(key);
+  if (!t) loaded.set(key, (t = asWorkbenchTokenizer(loadHFTokenizer(ref.dir))));
+  return t;
+}
+
+/**
+ * chat.ts's encodeChat through the checkpoint's chat template (spec §2): [user] + generation prompt, or [user,
+ * assistant] with continue_final_message, tokenized with add_special_tokens=false. Truncation as chat.ts: 'right'
+ * cuts a generation prompt's ids; 'middle' drops history lines (splitHead) until it fits; 'none' throws.
+ */
+export function encodeChatHF(
+  tok: HFTokenizer,
+  userContent: string,
+  assistantContent: string | undefined,
+  opts: { maxLen: number; truncate?: 'none' | 'right' | 'middle' },
+  splitHead: (content: string) => { head: string; lines: string[] },
+): { ids: number[]; promptLength: number; droppedLines: number; droppedIds: number } {
+  const build = (user: string) => {
+    const prompt = hfGenerationPrompt(tok, user, Number.MAX_SAFE_INTEGER);
+    const ids = assistantContent === undefined ? prompt : hfScoringSequence(tok, user, assistantContent);
+    return { ids, promptLength: prompt.length };
+  };
+  const full = build(userContent);
+  const { maxLen } = opts;
+  const truncate = opts.truncate ?? 'none';
+  if (full.ids.length <= maxLen) return { ...full, droppedLines: 0, droppedIds: 0 };
+  const what = assistantContent === undefined ? 'generation prompt' : 'scoring sequence';
+  if (truncate === 'none') throw new R2ecError(`${what} is ${full.ids.length} tokens, longer than maxLen = ${maxLen}`);
+  if (truncate === 'right' && assistantContent === undefined) {
+    return { ids: full.ids.slice(0, maxLen), promptLength: Math.min(full.promptLength, maxLen), droppedLines: 0, droppedIds: full.ids.length - maxLen };
+  }
+  const { head, lines } = splitHead(userContent);
+  for (let k = 1; k <= lines.length; k++) {
+    const kept = lines.slice(k);
+    const enc = build(kept.length ? head + kept.join('\n') : head.replace(/\n$/, ''));
+    if (enc.ids.length <= maxLen) return { ...enc, droppedLines: k, droppedIds: 0 };
+  }
+  throw new R2ecError(`${what} is ${full.ids.length} tokens, longer than maxLen = ${maxLen}, even with every history line dropped`);
 }

@@ -242,7 +242,7 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
         const lp = tf.tidy(() => {
           const bt = padBatch(chunk, 'right', 0, T);
           const h = tf.reshape(forward(ctx.reference!, ctx.mcfg, bt), [G * T, d]) as tf.Tensor2D;
-          const lg = lmLogits(ctx.reference!, tf.gather(h, tf.tensor1d(rows, 'int32')) as tf.Tensor2D);
+          const lg = lmLogits(ctx.reference!, tf.gather(h, tf.tensor1d(rows, 'int32')) as tf.Tensor2D, ctx.mcfg);
           return tokenLogProbs(lg, tf.tensor1d(acts, 'int32'));
         });
         refLogp = Float32Array.from(lp.dataSync() as Float32Array);
@@ -277,7 +277,7 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
         const gBest = best.subarray(u * G, (u + 1) * G);
         // token term: log π of completion tokens (logits only where needed); per-group token mean (tokenTermWeights)
         const h2 = tf.reshape(hidden, [G * T, d]) as tf.Tensor2D;
-        const logits = lmLogits(ctx.params, tf.gather(h2, tf.tensor1d(rows, 'int32')) as tf.Tensor2D);
+        const logits = lmLogits(ctx.params, tf.gather(h2, tf.tensor1d(rows, 'int32')) as tf.Tensor2D, ctx.mcfg);
         const logp = tokenLogProbs(logits, tf.tensor1d(acts, 'int32'));
         if (epoch === 0) oldLogp[u] = Float32Array.from(logp.dataSync() as Float32Array);
         const ratio = tf.exp(tf.sub(logp, tf.tensor1d(oldLogp[u])));
