@@ -5,8 +5,10 @@
 //
 // Performance notes (wasm backend, stack notes): attention runs as rank-4 [B,H,T,Dh] batched matMuls (fast kernels
 // in ./wasmKernels), rotary positions are one small matMul with a fixed signed permutation plus two elementwise
-// products, and masks are built from constants (no `where` on trained values, so gradients exist).
+// products, and masks are built from constants (no `where` on trained values, so gradients exist). With the native
+// kernels active, RMSNorm, rotary positions, attention and SwiGLU each run as one fused kernel (./fusedKernels).
 import { tf } from './backend';
+import { fusedAttention, fusedRmsNorm, fusedRope, fusedSwiglu } from './fusedKernels'; // native kernels when active (issue 10)
 import { headDim, type ModelConfig } from './config';
 import { makeRng, hashSeed } from '../util/rng';
 import { R2ecError } from '../util/errors';
@@ -236,11 +238,15 @@ function rotateHalfMatrix(dh: number): tf.Tensor2D {
 
 function applyRope(x2d: tf.Tensor2D, rows: number, heads: number, dh: number, cos: tf.Tensor2D, sin: tf.Tensor2D) {
   const flat = tf.reshape(x2d, [rows * heads, dh]) as tf.Tensor2D;
+  const fused = fusedRope(flat, cos, sin);
+  if (fused) return fused;
   const rotated = tf.add(tf.mul(flat, cos), tf.mul(tf.matMul(flat, rotateHalfMatrix(dh)), sin));
   return rotated; // [rows·heads, dh]
 }
 
 function rmsNorm(x: tf.Tensor2D, w: tf.Tensor, eps: number, plusOne = false): tf.Tensor2D {
+  const fused = fusedRmsNorm(x, w, eps, plusOne);
+  if (fused) return fused;
   const ms = tf.mean(tf.square(x), -1, true);
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), plusOne ? tf.add(w, 1) : w) as tf.Tensor2D;
 }
@@ -319,9 +325,9 @@ export function forward(params: Params, cfg: ModelConfig, batch: TokenBatch, opt
     const scale = cfg.attnScale ?? 1 / Math.sqrt(dh);
     const qRope = ropeTables(batch.positions, H, dh, cfg.ropeTheta, scale, cfg.ropeScaling); // the score scale folded into q
     const kRope = ropeTables(batch.positions, Hkv, dh, cfg.ropeTheta, 1, cfg.ropeScaling);
-    const bias = attentionBias(B, H, T, Tk, keyMask, pastLen);
     const sw = cfg.slidingWindow;
-    const localBias = sw ? attentionBias(B, H, T, Tk, keyMask, pastLen, sw.size) : undefined;
+    let bias: tf.Tensor4D | undefined; // additive masks, built only if the stock attention runs (the fused one masks natively)
+    let localBias: tf.Tensor4D | undefined;
     const group = H / Hkv; // query heads per key/value head
     const plusOne = cfg.normPlusOne === true;
     const loraScale = cfg.lora ? cfg.lora.alpha / cfg.lora.rank : 0;
@@ -355,20 +361,29 @@ export function forward(params: Params, cfg: ModelConfig, batch: TokenBatch, opt
       // Grouped-query attention without copying K/V per query head (a GatherV2 on wasm took ~90% of a decode step):
       // the query heads of kv head i are the consecutive heads i·group…, so [B, H, T, ·] is [B, Hkv, group·T, ·] by a
       // reshape, and one matMul per kv head serves its whole group.
-      const qG = tf.reshape(q4, [B, Hkv, group * T, dh]);
-      let raw = tf.reshape(tf.matMul(qG, k4, false, true), [B, H, T, Tk]);
-      if (cfg.attnSoftcap !== undefined) raw = softcap(raw, cfg.attnSoftcap);
-      const scores = tf.add(raw, localBias && sw!.layers.includes(l) ? localBias : bias); // [B, H, T, Tk]
-      const probs = tf.softmax(scores);
-      const ctx = tf.reshape(tf.matMul(tf.reshape(probs, [B, Hkv, group * T, Tk]), v4), [B, H, T, dh]); // [B, H, T, dh]
+      const qG = tf.reshape(q4, [B, Hkv, group * T, dh]) as tf.Tensor4D;
+      const local = sw !== undefined && sw.layers.includes(l);
+      const fused = cfg.attnSoftcap === undefined ? fusedAttention(qG, k4, v4, keyMask, T, pastLen, local ? sw.size : Infinity) : undefined;
+      let ctx: tf.Tensor;
+      if (fused) ctx = tf.reshape(fused, [B, H, T, dh]);
+      else {
+        let raw = tf.reshape(tf.matMul(qG, k4, false, true), [B, H, T, Tk]);
+        if (cfg.attnSoftcap !== undefined) raw = softcap(raw, cfg.attnSoftcap);
+        if (local && !localBias) localBias = attentionBias(B, H, T, Tk, keyMask, pastLen, sw.size);
+        if (!local && !bias) bias = attentionBias(B, H, T, Tk, keyMask, pastLen);
+        const scores = tf.add(raw, local ? localBias! : bias!); // [B, H, T, Tk]
+        const probs = tf.softmax(scores);
+        ctx = tf.reshape(tf.matMul(tf.reshape(probs, [B, Hkv, group * T, Tk]), v4), [B, H, T, dh]); // [B, H, T, dh]
+      }
       const merged = tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [B * T, H * dh]) as tf.Tensor2D;
       let attnOut = proj(merged, 'wo');
       if (cfg.sandwichNorms) attnOut = rmsNorm(attnOut, p('post_attn_norm'), cfg.normEps, plusOne);
       x = tf.add(x, attnOut);
       const m = rmsNorm(x, p('mlp_norm'), cfg.normEps, plusOne);
       const gate = proj(m, 'w_gate');
-      const g = cfg.activation === 'gelu_tanh' ? geluTanh(gate) : tf.mul(gate, tf.sigmoid(gate));
-      const act = tf.mul(g, proj(m, 'w_up')); // SwiGLU: silu(g)·u (GeGLU for Gemma)
+      const up = proj(m, 'w_up');
+      const act = (cfg.activation !== 'gelu_tanh' && fusedSwiglu(gate, up)) ||
+        tf.mul(cfg.activation === 'gelu_tanh' ? geluTanh(gate) : tf.mul(gate, tf.sigmoid(gate)), up); // SwiGLU: silu(g)·u (GeGLU for Gemma)
       let mlpOut = proj(act as tf.Tensor2D, 'w_down');
       if (cfg.sandwichNorms) mlpOut = rmsNorm(mlpOut, p('post_mlp_norm'), cfg.normEps, plusOne);
       x = tf.add(x, mlpOut);

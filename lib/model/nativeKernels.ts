@@ -22,6 +22,26 @@ export interface NativeModule {
   softmax(heap: ArrayBuffer, xOff: number, outOff: number, rows: number, cols: number): void;
   softmaxGrad(heap: ArrayBuffer, yOff: number, dyOff: number, outOff: number, rows: number, cols: number): void;
   transpose0213(heap: ArrayBuffer, xOff: number, outOff: number, d0: number, d1: number, d2: number, d3: number): void;
+  // fused model ops (./fusedKernels)
+  rmsNorm(heap: ArrayBuffer, xOff: number, wOff: number, yOff: number, rsOff: number, N: number, d: number, eps: number, plusOne: boolean): void;
+  rmsNormGrad(heap: ArrayBuffer, xOff: number, wOff: number, rsOff: number, dyOff: number, dxOff: number, dwOff: number, N: number, d: number, plusOne: boolean): void;
+  swiglu(heap: ArrayBuffer, gOff: number, uOff: number, yOff: number, n: number): void;
+  swigluGrad(heap: ArrayBuffer, gOff: number, uOff: number, dyOff: number, dgOff: number, duOff: number, n: number): void;
+  rope(heap: ArrayBuffer, xOff: number, cosOff: number, sinOff: number, yOff: number, rows: number, dh: number, transpose: boolean): void;
+  attention(
+    heap: ArrayBuffer, qOff: number, kOff: number, vOff: number, maskOff: number, oOff: number, pOff: number,
+    B: number, Hkv: number, G: number, T: number, Tk: number, dh: number, pastLen: number, window: number,
+  ): void;
+  attentionGrad(
+    heap: ArrayBuffer, qOff: number, kOff: number, vOff: number, pOff: number, dyOff: number, dqOff: number, dkOff: number, dvOff: number,
+    B: number, Hkv: number, G: number, T: number, Tk: number, dh: number,
+  ): void;
+  adamw(
+    heap: ArrayBuffer, pOff: number, gOff: number, mOff: number, vOff: number, pOutOff: number, mOutOff: number, vOutOff: number, n: number,
+    lr: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, eps: number, weightDecay: number,
+    gradScale: number, bc1: number, bc2: number,
+  ): void;
+  sumSquares(heap: ArrayBuffer, xOff: number, n: number): number;
   info(): { blas: string; core: string; threads: number };
   setThreads(n: number): void;
 }

@@ -1,6 +1,7 @@
 // AdamW with global-norm gradient clipping, written out so that its state is plain tensors we can checkpoint
 // and restore exactly (resume-after-kill must reproduce an uninterrupted run).
 import { tf } from '../model/backend';
+import { fusedAdamW, fusedSumSquares } from '../model/fusedKernels'; // one native kernel per parameter when active (issue 10)
 import type { Params } from '../model/decoder';
 import { paramsToArrays, type NamedArrays } from '../model/checkpoint';
 import { ConfigError, R2ecError } from '../util/errors';
@@ -49,6 +50,8 @@ export function disposeAdamW(state: AdamWState): void {
 }
 
 export function globalNorm(grads: Record<string, tf.Tensor>): number {
+  const fused = fusedSumSquares(Object.values(grads));
+  if (fused !== undefined) return Math.sqrt(fused);
   return tf.tidy(() => {
     const sq = Object.values(grads).map((g) => tf.sum(tf.square(g)));
     return Math.sqrt(tf.addN(sq).dataSync()[0]);
@@ -77,6 +80,14 @@ export function adamWStep(
     for (const [k, p] of Object.entries(params)) {
       const g0 = grads[k];
       if (!g0) continue;
+      const wd = cfg.weightDecay > 0 && p.rank > 1 ? cfg.weightDecay : 0;
+      const fused = fusedAdamW(p, g0, state.m[k], state.v[k], { lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: wd, gradScale: scale, bc1, bc2 });
+      if (fused) {
+        state.m[k].assign(fused[1]);
+        state.v[k].assign(fused[2]);
+        p.assign(fused[0]);
+        continue;
+      }
       const g = scale === 1 ? g0 : tf.mul(g0, scale);
       const m = tf.add(tf.mul(state.m[k], cfg.beta1), tf.mul(g, 1 - cfg.beta1));
       const v = tf.add(tf.mul(state.v[k], cfg.beta2), tf.mul(tf.square(g), 1 - cfg.beta2));

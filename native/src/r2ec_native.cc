@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -433,6 +434,304 @@ napi_value Transpose0213(napi_env env, napi_callback_info info) {
 }
 
 // ------------------------------------------------------------------------------------------------------------------
+// Fused model ops (lib/model/fusedKernels.ts): one kernel forward and one backward instead of tfjs's chains of
+// elementwise kernels, each of which costs a pass over memory and tens of microseconds of JavaScript.
+
+// rmsNorm(heap, xOff, wOff, yOff, rsOff, N, d, eps, plusOne): rs[n] = (mean_j x² + eps)^(−1/2), y = x·rs·w' (w' = w or 1 + w)
+napi_value RmsNorm(napi_env env, napi_callback_info info) {
+  Args a(env, info, 9);
+  size_t len;
+  uint8_t* heap = a.heap(0, &len);
+  const int64_t N = a.i64(5), d = a.i64(6);
+  const double eps = a.num(7);
+  const bool plusOne = a.flag(8);
+  float* X = at(a, heap, len, a.i64(1), N * d);
+  float* W = at(a, heap, len, a.i64(2), d);
+  float* Y = at(a, heap, len, a.i64(3), N * d);
+  float* RS = at(a, heap, len, a.i64(4), N);
+  if (!a.ok) return nullptr;
+  std::vector<float> w(W, W + d);
+  if (plusOne) for (auto& v : w) v += 1.0f;
+  for (int64_t n = 0; n < N; n++) {
+    const float* x = X + n * d;
+    float* y = Y + n * d;
+    double ss = 0;
+#pragma omp simd reduction(+ : ss)
+    for (int64_t j = 0; j < d; j++) ss += static_cast<double>(x[j]) * x[j];
+    const float rs = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(d) + eps));
+    RS[n] = rs;
+#pragma omp simd
+    for (int64_t j = 0; j < d; j++) y[j] = x[j] * rs * w[j];
+  }
+  return nullptr;
+}
+
+// rmsNormGrad(heap, xOff, wOff, rsOff, dyOff, dxOff, dwOff, N, d, plusOne):
+//   dx = rs·(dy·w') − x·rs³·(Σ_j dy·w'·x)/d;  dw = Σ_n dy·x·rs
+napi_value RmsNormGrad(napi_env env, napi_callback_info info) {
+  Args a(env, info, 10);
+  size_t len;
+  uint8_t* heap = a.heap(0, &len);
+  const int64_t N = a.i64(7), d = a.i64(8);
+  const bool plusOne = a.flag(9);
+  float* X = at(a, heap, len, a.i64(1), N * d);
+  float* W = at(a, heap, len, a.i64(2), d);
+  float* RS = at(a, heap, len, a.i64(3), N);
+  float* DY = at(a, heap, len, a.i64(4), N * d);
+  float* DX = at(a, heap, len, a.i64(5), N * d);
+  float* DW = at(a, heap, len, a.i64(6), d);
+  if (!a.ok) return nullptr;
+  std::vector<float> w(W, W + d);
+  if (plusOne) for (auto& v : w) v += 1.0f;
+  std::vector<double> dw(static_cast<size_t>(d), 0.0);
+  for (int64_t n = 0; n < N; n++) {
+    const float* x = X + n * d;
+    const float* dy = DY + n * d;
+    float* dx = DX + n * d;
+    const float rs = RS[n];
+    double dot = 0;
+#pragma omp simd reduction(+ : dot)
+    for (int64_t j = 0; j < d; j++) dot += static_cast<double>(dy[j]) * w[j] * x[j];
+    const float c = static_cast<float>(dot / static_cast<double>(d)) * rs * rs * rs;
+#pragma omp simd
+    for (int64_t j = 0; j < d; j++) dx[j] = rs * dy[j] * w[j] - c * x[j];
+    double* acc = dw.data();
+#pragma omp simd
+    for (int64_t j = 0; j < d; j++) acc[j] += static_cast<double>(dy[j] * x[j] * rs);
+  }
+  for (int64_t j = 0; j < d; j++) DW[j] = static_cast<float>(dw[j]);
+  return nullptr;
+}
+
+// swiglu(heap, gOff, uOff, yOff, n): y = silu(g)·u = g·σ(g)·u
+napi_value Swiglu(napi_env env, napi_callback_info info) {
+  Args a(env, info, 5);
+  size_t len;
+  uint8_t* heap = a.heap(0, &len);
+  const int64_t n = a.i64(4);
+  float* G = at(a, heap, len, a.i64(1), n);
+  float* U = at(a, heap, len, a.i64(2), n);
+  float* Y = at(a, heap, len, a.i64(3), n);
+  if (!a.ok) return nullptr;
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) Y[i] = G[i] * fsigmoid(G[i]) * U[i];
+  return nullptr;
+}
+
+// swigluGrad(heap, gOff, uOff, dyOff, dgOff, duOff, n): dg = dy·u·σ(g)·(1 + g·(1 − σ(g))), du = dy·g·σ(g)
+napi_value SwigluGrad(napi_env env, napi_callback_info info) {
+  Args a(env, info, 7);
+  size_t len;
+  uint8_t* heap = a.heap(0, &len);
+  const int64_t n = a.i64(6);
+  float* G = at(a, heap, len, a.i64(1), n);
+  float* U = at(a, heap, len, a.i64(2), n);
+  float* DY = at(a, heap, len, a.i64(3), n);
+  float* DG = at(a, heap, len, a.i64(4), n);
+  float* DU = at(a, heap, len, a.i64(5), n);
+  if (!a.ok) return nullptr;
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) {
+    const float g = G[i], s = fsigmoid(g), dy = DY[i];
+    DG[i] = dy * U[i] * s * (1.0f + g * (1.0f - s));
+    DU[i] = dy * g * s;
+  }
+  return nullptr;
+}
+
+// rope(heap, xOff, cosOff, sinOff, yOff, rows, dh, transpose): y = x·cos + R(x)·sin with R(x) = [−x₂, x₁] (rotate_half);
+// transpose = the gradient: dx = dy·cos + Rᵀ(dy·sin) with Rᵀ(z) = [z₂, −z₁].
+napi_value Rope(napi_env env, napi_callback_info info) {
+  Args a(env, info, 8);
+  size_t len;
+  uint8_t* heap = a.heap(0, &len);
+  const int64_t rows = a.i64(5), dh = a.i64(6);
+  const bool tr = a.flag(7);
+  float* X = at(a, heap, len, a.i64(1), rows * dh);
+  float* C = at(a, heap, len, a.i64(2), rows * dh);
+  float* S = at(a, heap, len, a.i64(3), rows * dh);
+  float* Y = at(a, heap, len, a.i64(4), rows * dh);
+  if (!a.ok) return nullptr;
+  if (dh % 2 != 0) {
+    a.fail("rope: odd head size");
+    return nullptr;
+  }
+  const int64_t h = dh / 2;
+  for (int64_t r = 0; r < rows; r++) {
+    const float* x = X + r * dh;
+    const float* c = C + r * dh;
+    const float* s = S + r * dh;
+    float* y = Y + r * dh;
+    if (!tr) {
+#pragma omp simd
+      for (int64_t i = 0; i < h; i++) {
+        y[i] = x[i] * c[i] - x[i + h] * s[i];
+        y[i + h] = x[i + h] * c[i + h] + x[i] * s[i + h];
+      }
+    } else {
+#pragma omp simd
+      for (int64_t i = 0; i < h; i++) {
+        y[i] = x[i] * c[i] + x[i + h] * s[i + h];
+        y[i + h] = x[i + h] * c[i + h] - x[i] * s[i];
+      }
+    }
+  }
+  return nullptr;
+}
+
+/** Can query row r (position pastLen + r % T) see key j of batch row b? */
+inline bool visible(const int32_t* mask, int64_t Tk, int64_t b, int64_t j, int64_t qpos, int64_t window) {
+  return mask[b * Tk + j] != 0 && j <= qpos && qpos - j < window;
+}
+
+// attention(heap, qOff, kOff, vOff, maskOff, oOff, pOff, B, Hkv, G, T, Tk, dh, pastLen, window)
+// q, o: [B, Hkv, G·T, dh] (the G query heads of a key/value head stacked, as the decoder lays them out); k, v:
+// [B, Hkv, Tk, dh]; mask: int32 [B, Tk] (1 = real key); p: [B, Hkv, G·T, Tk] the attention probabilities (kept for
+// the gradient). Query row r sits at position pastLen + r % T and sees the real keys j ≤ it, fewer than `window`
+// back. The score scale is already folded into q. A row that sees no key attends uniformly (as the stock −1e9 bias).
+napi_value Attention(napi_env env, napi_callback_info info) {
+  Args a(env, info, 15);
+  size_t len;
+  uint8_t* heap = a.heap(0, &len);
+  const int64_t B = a.i64(7), Hkv = a.i64(8), G = a.i64(9), T = a.i64(10), Tk = a.i64(11), dh = a.i64(12);
+  const int64_t pastLen = a.i64(13), window = a.i64(14);
+  const int64_t M = G * T;
+  float* Q = at(a, heap, len, a.i64(1), B * Hkv * M * dh);
+  float* K = at(a, heap, len, a.i64(2), B * Hkv * Tk * dh);
+  float* V = at(a, heap, len, a.i64(3), B * Hkv * Tk * dh);
+  const int32_t* mask = reinterpret_cast<const int32_t*>(at(a, heap, len, a.i64(4), B * Tk));
+  float* O = at(a, heap, len, a.i64(5), B * Hkv * M * dh);
+  float* P = at(a, heap, len, a.i64(6), B * Hkv * M * Tk);
+  if (!a.ok) return nullptr;
+  for (int64_t b = 0; b < B; b++) {
+    for (int64_t hk = 0; hk < Hkv; hk++) {
+      const int64_t bh = b * Hkv + hk;
+      const float* q = Q + bh * M * dh;
+      const float* k = K + bh * Tk * dh;
+      const float* v = V + bh * Tk * dh;
+      float* p = P + bh * M * Tk;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(Tk), static_cast<int>(dh), 1.0f, q,
+                  static_cast<int>(dh), k, static_cast<int>(dh), 0.0f, p, static_cast<int>(Tk));
+      for (int64_t r = 0; r < M; r++) {
+        float* row = p + r * Tk;
+        const int64_t qpos = pastLen + r % T;
+        float m = -__builtin_inff();
+        for (int64_t j = 0; j < Tk; j++) {
+          row[j] = visible(mask, Tk, b, j, qpos, window) ? row[j] : -1e9f;
+          m = row[j] > m ? row[j] : m;
+        }
+        float s = 0;
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < Tk; j++) {
+          const float e = fexp(row[j] - m);
+          row[j] = e;
+          s += e;
+        }
+        const float inv = 1.0f / s;
+#pragma omp simd
+        for (int64_t j = 0; j < Tk; j++) row[j] *= inv;
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(M), static_cast<int>(dh), static_cast<int>(Tk), 1.0f, p,
+                  static_cast<int>(Tk), v, static_cast<int>(dh), 0.0f, O + bh * M * dh, static_cast<int>(dh));
+    }
+  }
+  return nullptr;
+}
+
+// attentionGrad(heap, qOff, kOff, vOff, pOff, dOOff, dqOff, dkOff, dvOff, B, Hkv, G, T, Tk, dh)
+//   dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO (per batch row and kv head)
+napi_value AttentionGrad(napi_env env, napi_callback_info info) {
+  Args a(env, info, 15);
+  size_t len;
+  uint8_t* heap = a.heap(0, &len);
+  const int64_t B = a.i64(9), Hkv = a.i64(10), G = a.i64(11), T = a.i64(12), Tk = a.i64(13), dh = a.i64(14);
+  const int64_t M = G * T;
+  float* Q = at(a, heap, len, a.i64(1), B * Hkv * M * dh);
+  float* K = at(a, heap, len, a.i64(2), B * Hkv * Tk * dh);
+  float* V = at(a, heap, len, a.i64(3), B * Hkv * Tk * dh);
+  float* P = at(a, heap, len, a.i64(4), B * Hkv * M * Tk);
+  float* DO = at(a, heap, len, a.i64(5), B * Hkv * M * dh);
+  float* DQ = at(a, heap, len, a.i64(6), B * Hkv * M * dh);
+  float* DK = at(a, heap, len, a.i64(7), B * Hkv * Tk * dh);
+  float* DV = at(a, heap, len, a.i64(8), B * Hkv * Tk * dh);
+  if (!a.ok) return nullptr;
+  std::vector<float> ds(static_cast<size_t>(M * Tk));
+  const int m = static_cast<int>(M), tk = static_cast<int>(Tk), d = static_cast<int>(dh);
+  for (int64_t bh = 0; bh < B * Hkv; bh++) {
+    const float* q = Q + bh * M * dh;
+    const float* k = K + bh * Tk * dh;
+    const float* v = V + bh * Tk * dh;
+    const float* p = P + bh * M * Tk;
+    const float* dO = DO + bh * M * dh;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, tk, d, 1.0f, dO, d, v, d, 0.0f, ds.data(), tk);
+    for (int64_t r = 0; r < M; r++) {
+      float* row = ds.data() + r * Tk;
+      const float* pr = p + r * Tk;
+      float s = 0;
+#pragma omp simd reduction(+ : s)
+      for (int64_t j = 0; j < Tk; j++) s += row[j] * pr[j];
+#pragma omp simd
+      for (int64_t j = 0; j < Tk; j++) row[j] = pr[j] * (row[j] - s);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, d, tk, 1.0f, ds.data(), tk, k, d, 0.0f, DQ + bh * M * dh, d);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, tk, d, m, 1.0f, ds.data(), tk, q, d, 0.0f, DK + bh * Tk * dh, d);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, tk, d, m, 1.0f, p, tk, dO, d, 0.0f, DV + bh * Tk * dh, d);
+  }
+  return nullptr;
+}
+
+// adamw(heap, pOff, gOff, mOff, vOff, pOutOff, mOutOff, vOutOff, n, lr, β1, 1−β1, β2, 1−β2, ε, wd, gradScale, bc1, bc2)
+// One AdamW update of one parameter into new tensors (tensors are immutable): g' = g·gradScale,
+// m' = β1·m + (1−β1)·g', v' = β2·v + (1−β2)·g'², p' = p − lr·((m'/bc1)/(√(v'/bc2) + ε) + wd·p), operation by
+// operation as lib/train/optimizer.ts writes it with tfjs ops (the constants are rounded to float32 the same way).
+napi_value AdamW(napi_env env, napi_callback_info info) {
+  Args a(env, info, 19);
+  size_t len;
+  uint8_t* heap = a.heap(0, &len);
+  const int64_t n = a.i64(8);
+  const float lr = static_cast<float>(a.num(9)), b1 = static_cast<float>(a.num(10)), c1 = static_cast<float>(a.num(11));
+  const float b2 = static_cast<float>(a.num(12)), c2 = static_cast<float>(a.num(13)), eps = static_cast<float>(a.num(14));
+  const float wd = static_cast<float>(a.num(15)), gs = static_cast<float>(a.num(16));
+  const float bc1 = static_cast<float>(a.num(17)), bc2 = static_cast<float>(a.num(18));
+  float* Pp = at(a, heap, len, a.i64(1), n);
+  float* Gg = at(a, heap, len, a.i64(2), n);
+  float* Mm = at(a, heap, len, a.i64(3), n);
+  float* Vv = at(a, heap, len, a.i64(4), n);
+  float* Po = at(a, heap, len, a.i64(5), n);
+  float* Mo = at(a, heap, len, a.i64(6), n);
+  float* Vo = at(a, heap, len, a.i64(7), n);
+  if (!a.ok) return nullptr;
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) {
+    const float g = gs == 1.0f ? Gg[i] : Gg[i] * gs;
+    const float m = Mm[i] * b1 + g * c1;
+    const float v = Vv[i] * b2 + (g * g) * c2;
+    Mo[i] = m;
+    Vo[i] = v;
+    float upd = (m / bc1) / (__builtin_sqrtf(v / bc2) + eps);
+    upd = wd > 0.0f ? upd + Pp[i] * wd : upd;
+    Po[i] = Pp[i] - upd * lr;
+  }
+  return nullptr;
+}
+
+// sumSquares(heap, xOff, n): Σ x² in double (the global gradient norm, one call per gradient tensor).
+napi_value SumSquares(napi_env env, napi_callback_info info) {
+  Args a(env, info, 3);
+  size_t len;
+  uint8_t* heap = a.heap(0, &len);
+  const int64_t n = a.i64(2);
+  float* X = at(a, heap, len, a.i64(1), n);
+  if (!a.ok) return nullptr;
+  double s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t i = 0; i < n; i++) s += static_cast<double>(X[i]) * X[i];
+  napi_value out;
+  if (napi_create_double(env, s, &out) != napi_ok) return nullptr;
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------------------------
 napi_value Info(napi_env env, napi_callback_info info) {
   napi_value obj, v;
   CHECK_NAPI(napi_create_object(env, &obj));
@@ -472,6 +771,15 @@ NAPI_MODULE_INIT() {
       {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmaxGrad", nullptr, SoftmaxGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transpose0213", nullptr, Transpose0213, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"rmsNorm", nullptr, RmsNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"rmsNormGrad", nullptr, RmsNormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"swiglu", nullptr, Swiglu, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"swigluGrad", nullptr, SwigluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"rope", nullptr, Rope, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"attention", nullptr, Attention, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"attentionGrad", nullptr, AttentionGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumSquares", nullptr, SumSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
