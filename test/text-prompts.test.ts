@@ -22,12 +22,17 @@ import {
   pastTense,
   pyFloat,
   userPrompt,
+  compactItemPrompt,
+  compactUserPrompt,
+  itemPromptAs,
+  userPromptAs,
 } from '../lib/text/prompts';
+import { directIds, itemSequences, scoringIds, userPromptIds } from '../lib/text/sequences';
 import { REASONING_BEHAVIOURS, itemAttributes, tokenizerCorpus, warmupCorpus, warmupDocuments } from '../lib/text/corpus';
 
 function makeDataset(name: string, domain: Domain, source: string, items: Omit<Item, 'id' | 'externalId'>[], inter: Interaction[]): Dataset {
   const all: Item[] = [padItem(), ...items.map((it, k) => ({ ...it, id: k + 1, externalId: `x${k + 1}` }))];
-  const { samples } = buildSamples(inter, 20, (a, b) => a.item - b.item);
+  const { samples } = buildSamples(inter, 20);
   const users = [...new Set(inter.map((i) => i.user))].sort((a, b) => a - b).map(String);
   return {
     name,
@@ -465,4 +470,51 @@ test('tokenizer corpus: item and user texts within the character budget; every w
     const ids = encodeChat(tok, d.user, d.assistant, { maxLen: 2048 }).ids;
     assert.equal(tok.decode(ids), renderScoringSequence(d.user, d.assistant));
   }
+});
+
+// ------------------------------------------------------------------------------------------------------------------
+// compact prompts (small models) and the shared sequence builders
+
+test('compact prompts: history titles with ratings only; item attribute lines without head, description or counts', () => {
+  const movies = makeDataset('ml', { singular: 'movie', plural: 'movies', verb: 'watch' }, 'movielens-recbole', [
+    { title: 'Toy Story', year: 1995, categories: ['Animation', "Children's", 'Comedy'], tags: ['pixar'], averageRating: 4.1, ratingCount: 12, description: 'toys' },
+    { title: 'Heat', year: 1995, categories: ['Action', 'Crime'] },
+  ], []);
+  const sample = {
+    history: [
+      { user: 0, item: 2, rating: 3, timestamp: T - 3 * DAY },
+      { user: 0, item: 1, rating: 5, timestamp: T - 2 * DAY },
+    ],
+    target: { timestamp: T },
+  };
+  assert.equal(compactUserPrompt(movies, sample), '[Heat] (3.0)\n[Toy Story] (5.0)');
+  assert.equal(userPromptAs('compact', movies, sample), compactUserPrompt(movies, sample));
+  assert.equal(userPromptAs('spec', movies, sample), userPrompt(movies, sample));
+  assert.equal(compactItemPrompt(movies, movies.items[1]), "Title: Toy Story\nYear: 1995\nGenres: Animation, Children's, Comedy");
+  assert.equal(itemPromptAs('spec', movies, movies.items[2]), itemPrompt(movies, movies.items[2]));
+  // the Amazon spec prompt reduces to its title line
+  assert.equal(compactItemPrompt(amazon, amazon.items[1]), 'Title: Yamaha Guitar Strings');
+});
+
+test('sequences: last token is the read-out (<answer> or <|emb|>), history capped, reasoning cut before the read-out', () => {
+  const tok = trainTokenizer(['[Yamaha Guitar Strings] (5.0) Title: Boss Tuner drum sticks because you like'], { vocabSize: 320 });
+  const s = {
+    index: 0, user: 0,
+    history: [{ user: 0, item: 2, rating: 4, timestamp: T - DAY }, { user: 0, item: 1, rating: 5, timestamp: T - 3600 }],
+    target: { user: 0, item: 3, rating: 5, timestamp: T },
+  };
+  const sc = { format: 'compact' as const, history: 1, maxPromptTokens: 200, maxItemTokens: 64, readoutToken: false };
+  const prompt = userPromptIds(tok, amazon, s, sc);
+  assert.equal(prompt.length, encodeChat(tok, compactUserPrompt(amazon, { ...s, history: s.history.slice(-1) }), undefined, { maxLen: 999 }).ids.length);
+  assert.equal(directIds(tok, prompt, sc).at(-1), SPECIAL.answer);
+  const items = itemSequences(tok, amazon, sc);
+  assert.equal(items.length, amazon.items.length);
+  assert.deepEqual(items[0], []);
+  for (const seq of items.slice(1)) assert.equal(seq.at(-1), SPECIAL.answer);
+  assert.equal(itemSequences(tok, amazon, { ...sc, readoutToken: true })[1].at(-1), SPECIAL.emb);
+  const long = 'because you like '.repeat(50);
+  const scored = scoringIds(tok, prompt, long, sc, prompt.length + 10);
+  assert.equal(scored.length, prompt.length + 10);
+  assert.equal(scored.at(-1), SPECIAL.answer);
+  assert.deepEqual(scored.slice(0, prompt.length), prompt);
 });

@@ -3,3 +3,4 @@ export * from './bpe';
 export * from './chat';
 export * from './prompts';
 export * from './corpus';
+export * from './sequences';

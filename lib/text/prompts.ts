@@ -192,3 +192,43 @@ export function itemPrompt(ds: Dataset, item: Item): string {
   }
   return `${head}\n\n${lines.join('\n')}`;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Compact prompts (a documented deviation for small models trained here, README "What follows the paper")
+//
+// The spec §2 user prompt spends most of its ~235 tokens (10 history lines, 4k BPE on ml-100k) on an instruction
+// head and "12d 3.5h ago:" deltas that are identical or nearly so across users; an LM trained from scratch cannot
+// follow instructions, and every token costs training time on CPU. 'compact' keeps what identifies the history
+// (titles, oldest first, with ratings) and the item (title + its attribute lines), ~75 / ~18 tokens instead of
+// ~235 / ~50. Pretrained backbones use 'spec'.
+
+export type PromptFormat = 'spec' | 'compact';
+export const PROMPT_FORMATS: PromptFormat[] = ['spec', 'compact'];
+
+/** Compact user prompt: one `[{title}] ({rating})` line per history item, oldest first (≤ 20), nothing else. */
+export function compactUserPrompt(ds: Dataset, sample: Sample | { history: Interaction[]; target: { timestamp: number } }): string {
+  const signals = historySignals(ds);
+  return sample.history
+    .slice(-MAX_HISTORY_LINES)
+    .map((h) => historyLine(ds, h, sample.target.timestamp, { ...signals, timestamps: false }))
+    .join('\n');
+}
+
+/** Compact item prompt: the spec item prompt's attribute lines without the instruction head, description or tags. */
+export function compactItemPrompt(ds: Dataset, item: Item): string {
+  const lines = itemPrompt(ds, { ...item, description: undefined, tags: undefined }).split('\n\n').slice(1).join('\n\n');
+  return lines
+    .split('\n')
+    .filter((l) => !/^(User Rating|Number of (Buyers|Ratings)|Description):/.test(l))
+    .join('\n');
+}
+
+/** The user prompt in the chosen format (spec §2 or compact). */
+export function userPromptAs(format: PromptFormat, ds: Dataset, sample: Sample | { history: Interaction[]; target: { timestamp: number } }): string {
+  return format === 'compact' ? compactUserPrompt(ds, sample) : userPrompt(ds, sample);
+}
+
+/** The item prompt in the chosen format (spec §2 or compact). */
+export function itemPromptAs(format: PromptFormat, ds: Dataset, item: Item): string {
+  return format === 'compact' ? compactItemPrompt(ds, item) : itemPrompt(ds, item);
+}

@@ -8,6 +8,8 @@ import { DEFAULT_REWARD, validateReward, type RewardConfig } from '../rewards';
 import { validateAdamW, type AdamWConfig } from '../optimizer';
 import { validateSchedule, type LrSchedule } from '../schedule';
 import type { AdvantageKind } from '../advantages';
+import { PROMPT_FORMATS, type PromptFormat } from '../../text/prompts';
+import type { SequenceConfig } from '../../text/sequences';
 import { DEFAULT_SEED } from '../../util/rng';
 import { ConfigError } from '../../util/errors';
 
@@ -46,6 +48,8 @@ export interface RecPOConfig {
   patience: number;
   /** extra full item-table refresh every n steps (0 = only at evaluations, as the code) */
   refreshEvery: number;
+  /** user/item prompt wording: 'spec' (§2 verbatim) or 'compact' (small models; lib/text/prompts.ts) */
+  promptFormat: PromptFormat;
   /** history lines shown in the user prompt (spec: 20) */
   promptHistory: number;
   maxPromptTokens: number;
@@ -79,6 +83,7 @@ export const RECPO_DEFAULTS: RecPOConfig = {
   evalEvery: 25,
   patience: 4,
   refreshEvery: 0,
+  promptFormat: 'spec',
   promptHistory: 20,
   maxPromptTokens: 640,
   maxItemTokens: 256,
@@ -112,6 +117,7 @@ export function validateRecPOConfig(r: RecPOConfig, limits: { maxSeqLen: number;
   int(r.evalEvery, `${prefix}.evalEvery`, 1);
   int(r.patience, `${prefix}.patience`, 0);
   int(r.refreshEvery, `${prefix}.refreshEvery`, 0);
+  if (!PROMPT_FORMATS.includes(r.promptFormat)) throw new ConfigError(`${prefix}.promptFormat`, `must be one of ${PROMPT_FORMATS.join(', ')}, got ${JSON.stringify(r.promptFormat)}`);
   int(r.promptHistory, `${prefix}.promptHistory`, 1);
   int(r.maxPromptTokens, `${prefix}.maxPromptTokens`, 16);
   int(r.maxItemTokens, `${prefix}.maxItemTokens`, 16);
@@ -126,4 +132,15 @@ export function validateRecPOConfig(r: RecPOConfig, limits: { maxSeqLen: number;
     throw new ConfigError(`${prefix}.maxPromptTokens`, `prompt (${r.maxPromptTokens}) + reasoning (${r.rollout.maxNewTokens}) tokens exceed model.maxSeqLen (${limits.maxSeqLen})`);
   }
   if (r.maxItemTokens > limits.maxSeqLen) throw new ConfigError(`${prefix}.maxItemTokens`, `exceeds model.maxSeqLen (${limits.maxSeqLen})`);
+}
+
+/** The sequence settings (lib/text/sequences.ts) of a RecPO config: prompts, caps and the read-out token. */
+export function sequenceConfig(r: RecPOConfig): SequenceConfig {
+  return {
+    format: r.promptFormat,
+    history: r.promptHistory,
+    maxPromptTokens: r.maxPromptTokens,
+    maxItemTokens: r.maxItemTokens,
+    readoutToken: r.pooling === 'token',
+  };
 }

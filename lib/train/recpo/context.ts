@@ -9,13 +9,11 @@ import { recScores } from '../../model/recHead';
 import { loadCheckpoint, paramsFromArrays } from '../../model/checkpoint';
 import type { Dataset, Sample } from '../../data/types';
 import { tokenizerFromJSON, type Tokenizer } from '../../text/bpe';
-import { encodeChat, completeReasoning, ASSISTANT_SPECIALS } from '../../text/chat';
-import { userPrompt, itemPrompt, ITEM_ASSISTANT_PREFILL } from '../../text/prompts';
+import { directIds as directIdsOf, itemSequences, scoringIds as scoringIdsOf, userPromptIds } from '../../text/sequences';
 import type { Collective } from '../parallel';
 import { createItemTable, refreshAll, type ItemTable } from '../item-table';
 import { hashSeed, makeRng } from '../../util/rng';
-import { R2ecError } from '../../util/errors';
-import type { RecPOConfig } from './config';
+import { sequenceConfig, type RecPOConfig } from './config';
 
 export interface RecJob {
   method: string;
@@ -58,60 +56,24 @@ export interface RecContext {
   names: string[];
 }
 
-export function userContent(ctx: RecContext, s: Sample): string {
-  const h = ctx.cfg.promptHistory;
-  return userPrompt(ctx.ds, h > 0 && s.history.length > h ? { ...s, history: s.history.slice(-h) } : s);
-}
-
-/** Generation prompt ids of a sample (history lines dropped from the middle if it does not fit). */
+/** Generation prompt ids of a sample (cached per sample; lib/text/sequences.ts builds them). */
 export function promptIds(ctx: RecContext, s: Sample): number[] {
   let ids = ctx.promptCache.get(s);
   if (!ids) {
-    ids = encodeChat(ctx.tok, userContent(ctx, s), undefined, { maxLen: ctx.cfg.maxPromptTokens, truncate: 'middle' }).ids;
+    ids = userPromptIds(ctx.tok, ctx.ds, s, sequenceConfig(ctx.cfg));
     ctx.promptCache.set(s, ids);
   }
   return ids;
 }
 
-/** The pooling study's 'token' read-out appends `<|emb|>` to every user and item sequence (paper Table 3). */
-export function withReadoutToken(ctx: { cfg: RecPOConfig; tok: Tokenizer }, ids: number[]): number[] {
-  return ctx.cfg.pooling === 'token' ? ids.concat(ctx.tok.special.emb) : ids;
-}
-
-/** Item sequences: item prompt + prefilled `<answer>` (spec §2); row 0 (pad) gets an empty placeholder. */
-export function buildItemSeqs(ctx: { cfg: RecPOConfig; tok: Tokenizer; ds: Dataset }): number[][] {
-  const seqs: number[][] = [[]];
-  const maxLen = ctx.cfg.maxItemTokens - (ctx.cfg.pooling === 'token' ? 1 : 0);
-  for (let id = 1; id < ctx.ds.items.length; id++) {
-    let text = itemPrompt(ctx.ds, ctx.ds.items[id]);
-    let ids: number[] | undefined;
-    // 'middle' drops whole attribute lines; a prompt whose head (instruction + title) alone is too long is cut
-    // at the end of its text, keeping the chat markers and the prefilled <answer> (the read-out token)
-    while (!ids) {
-      try {
-        ids = encodeChat(ctx.tok, text, ITEM_ASSISTANT_PREFILL, { maxLen, truncate: 'middle' }).ids;
-      } catch (e) {
-        if (!(e instanceof R2ecError) || text.length < 16) throw e;
-        text = text.slice(0, Math.floor(text.length * 0.8));
-      }
-    }
-    seqs.push(withReadoutToken(ctx, ids));
-  }
-  return seqs;
-}
-
 /** Scoring sequence of a reasoning: prompt ids + re-tokenised `reasoning…<answer>` (spec §2 "Reasoning completion"). */
 export function scoringIds(ctx: RecContext, prompt: number[], reasoningText: string): number[] {
-  const tail = ctx.tok.encode(completeReasoning(reasoningText), { allowSpecial: ASSISTANT_SPECIALS });
-  const room = ctx.mcfg.maxSeqLen - prompt.length - (ctx.cfg.pooling === 'token' ? 1 : 0);
-  // keep the read-out token: if too long, cut reasoning tokens before the final <answer>
-  const body = tail.length > room ? tail.slice(0, room - 1).concat(tail[tail.length - 1]) : tail;
-  return withReadoutToken(ctx, prompt.concat(body));
+  return scoringIdsOf(ctx.tok, prompt, reasoningText, sequenceConfig(ctx.cfg), ctx.mcfg.maxSeqLen);
 }
 
 /** User sequence of the no-reasoning variant: `<answer>` right after the prompt (spec §7.11). */
 export function directIds(ctx: RecContext, prompt: number[]): number[] {
-  return withReadoutToken(ctx, prompt.concat(ctx.tok.encode(ITEM_ASSISTANT_PREFILL, { allowSpecial: ASSISTANT_SPECIALS })));
+  return directIdsOf(ctx.tok, prompt, sequenceConfig(ctx.cfg));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -167,7 +129,7 @@ export function makeContext(job: RecJob, comm: Collective): RecContext {
     names: Object.keys(params),
   };
   if (cfg.klCoef > 0) ctx.reference = paramsFromArrays(ck.params, paramNames(mcfg));
-  ctx.itemSeqs = cfg.variant === 'cls-head' ? [] : buildItemSeqs(ctx);
+  ctx.itemSeqs = cfg.variant === 'cls-head' ? [] : itemSequences(tok, ds, sequenceConfig(cfg));
   return ctx;
 }
 
