@@ -34,17 +34,26 @@ before(async () => {
 });
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-test('model.backbone is checked before training (missing folder; the token read-out needs our BPE)', () => {
+test('model.backbone is checked before training; R2EC_BACKBONE sets its default', () => {
   assert.throws(
     () => makeConfig({ profile: 'smoke', dataset: 'synthetic', set: { 'model.backbone': path.join(tmp, 'nope') } }),
     (e: unknown) => e instanceof ConfigError && /model\.backbone.*not a Hugging Face checkpoint folder/.test(e.message),
   );
-  assert.throws(() => makeConfig({ profile: 'smoke', dataset: 'synthetic', set: { 'model.backbone': dir, 'recpo.pooling': 'token' } }), /recpo\.pooling/);
+  assert.doesNotThrow(() => makeConfig({ profile: 'smoke', dataset: 'synthetic', set: { 'model.backbone': dir, 'recpo.pooling': 'token' } }));
+  process.env.R2EC_BACKBONE = dir;
+  try {
+    assert.equal(makeConfig({ profile: 'smoke', dataset: 'synthetic' }).model.backbone, dir);
+  } finally {
+    delete process.env.R2EC_BACKBONE;
+  }
+  assert.equal(makeConfig({ profile: 'smoke', dataset: 'synthetic' }).model.backbone, '');
 });
 
 test('the workbench tokenizer over a Hugging Face one: encodeChat renders the checkpoint template (spec §2)', () => {
   const tok = tokenizerFromJSON({ format: 'hf', dir: QWEN_TOKENIZER_DIR });
   assert.ok(isWorkbenchHFTokenizer(tok));
+  // the pooling study's appended read-out token is the checkpoint's EOS (a pretrained vocabulary has no <|emb|>)
+  assert.equal(tok.special.emb, tok.hf.tokenToId('<|im_end|>'));
   const ds = generateSynthetic({ users: 30, items: 60, minPerUser: 16, maxPerUser: 30, seed: 5 });
   const s = ds.samples.test.find((x) => x.history.length >= 15)!;
   const user = userPrompt(ds, s);

@@ -14,7 +14,7 @@ import { BASELINES } from '../baselines/index';
 import type { SASRecConfig } from '../baselines/sasrec';
 import type { NeuralConfig } from '../baselines/common';
 import { DEFAULT_SEED } from '../util/rng';
-import { envChoice, resultsRoot } from '../util/env';
+import { envChoice, envValue, resultsRoot } from '../util/env';
 import { ConfigError } from '../util/errors';
 import { PROFILES, profileOverrides, type Profile } from './profiles';
 
@@ -144,7 +144,7 @@ export function baseConfig(dataset: string, experiment = 'main'): ExperimentConf
     profile: 'full',
     seed: DEFAULT_SEED,
     methods: clone(MAIN_METHODS),
-    model: clone(MODEL_DEFAULTS),
+    model: { ...clone(MODEL_DEFAULTS), backbone: envValue('R2EC_BACKBONE') ?? MODEL_DEFAULTS.backbone },
     tokenizer: clone(TOKENIZER_DEFAULTS),
     warmup: clone(WARMUP_DEFAULTS),
     recpo: clone(RECPO_DEFAULTS),
@@ -246,9 +246,6 @@ function validateBackbone(c: ExperimentConfig): void {
   if (b === '') return;
   if (!fs.existsSync(path.join(b, 'config.json')) && !fs.existsSync(path.join(b, 'adapter_config.json'))) {
     throw new ConfigError('model.backbone', `"${b}" is not a Hugging Face checkpoint folder (no config.json or adapter_config.json)`);
-  }
-  if (c.recpo.pooling === 'token') {
-    throw new ConfigError('recpo.pooling', `'token' appends the workbench tokenizer's <|emb|>, which a Hugging Face backbone does not have`);
   }
 }
 

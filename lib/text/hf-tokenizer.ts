@@ -240,7 +240,9 @@ export function asWorkbenchTokenizer(hf: HFTokenizer): WorkbenchHFTokenizer {
     end: hf.stopIds.find((i) => i !== hf.eosId) ?? hf.eosId ?? -1,
     answer: id('<answer>'),
     answerEnd: id('</answer>'),
-    emb: -1,
+    // the pooling study's appended read-out token (paper Table 3): a pretrained vocabulary has no <|emb|>, so the
+    // checkpoint's EOS token is appended instead
+    emb: hf.eosId ?? hf.padId,
     reserved1: -1,
     reserved2: -1,
     reserved3: -1,

@@ -16,6 +16,7 @@ export const ENV_VARS = {
   R2EC_DATASET: 'the dataset notebook 00 shows in detail (default ml-100k)',
   R2EC_WORKERS: 'data-parallel ranks for LM training (default min(2, cores))',
   R2EC_LM_CACHE: 'cache of tokenizers + warmed-up LMs (default .cache/lm)',
+  R2EC_BACKBONE: 'default model.backbone: a Hugging Face checkpoint folder every LM method (and notebook) starts from (default none)',
   R2EC_FIGURE_MODE: 'inline figures: svg (default) | interactive',
   R2EC_CHROMIUM: 'Chromium used for SVG/PNG export (default /usr/bin/chromium)',
   R2EC_DATA_DIR: 'data root (read by lib/data/registry.ts; default ./data)',
