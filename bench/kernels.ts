@@ -1,11 +1,14 @@
 // Kernel-level timings on the current backend, for working on lib/model/wasmKernels.ts and the decoder (the
 // end-to-end figures are `r2ec bench`). Shapes are those of the reference configuration (B 8, T 128, d 128,
 // 4 heads, vocab 2000). With --profile, a training step is profiled instead and its kernels ranked.
-//   node --import tsx bench/kernels.ts [--profile [--shape ref|wide] [--detail]]
+//   node --import tsx bench/kernels.ts [--profile [--shape ref|mid|wide|generate|recpo] [--detail]]
 import { tf, initBackend, nativeStatus } from '../lib/model/backend';
 import { modelConfig } from '../lib/model/config';
+import { generate, type SamplingConfig } from '../lib/model/generate';
+import { TRAIN_SHAPES, shapeLabel, shapeModel, type ShapeName } from '../lib/cli/bench';
 import { forward, initParams, lmLogits, padBatch } from '../lib/model/decoder';
-import { crossEntropy } from '../lib/model/losses';
+import { crossEntropy, tokenLogProbs } from '../lib/model/losses';
+import { readOut } from '../lib/model/readout';
 import { adamWStep, DEFAULT_ADAMW, initAdamW } from '../lib/train/optimizer';
 import { paramGrads } from '../lib/train/grads';
 import { makeRng } from '../lib/util/rng';
@@ -74,34 +77,79 @@ function argValue(flag: string): string | undefined {
 }
 
 /**
- * Where one training step's time goes, per kernel: every kernel registered for the current backend is wrapped with
- * a timer (wasm kernels run synchronously, so the time around a kernel is its cost; tf.profile instead reads every
- * output back, which inflates small kernels). Times are process CPU time, which a busy machine distorts far less
- * than wall time. "outside kernels" is the JavaScript of tfjs's engine, tape and gradient bookkeeping, and our own
- * code between kernels.
- *   --shape ref | wide  (ref: the stack notes' reference step; wide: d 256, 4 layers, T 256, B 8, vocab 4000)
+ * Where a workload's time goes, per kernel: every kernel registered for the current backend is wrapped with a timer
+ * (wasm kernels run synchronously, so the time around a kernel is its cost; tf.profile instead reads every output
+ * back, which inflates small kernels). Times are process CPU time, which a busy machine distorts far less than wall
+ * time. "outside kernels" is the JavaScript of tfjs's engine, tape and gradient bookkeeping, and our own code
+ * between kernels.
+ *   --shape ref | mid | wide   a training step at one of `r2ec bench`'s shapes (lib/cli/bench.ts TRAIN_SHAPES)
+ *   --shape generate           RecPO rollouts: 16 prompts of ~300 tokens, 32 sampled tokens (quick-profile LM)
+ *   --shape recpo              one RecPO forward/backward chunk (quick-profile LM)
  */
 async function profileStep(shape: string) {
-  const cfg = shape === 'wide'
-    ? modelConfig('ref', { vocabSize: 4000, dModel: 256, nLayers: 4, nHeads: 8, nKvHeads: 8, dFF: 683, maxSeqLen: 256 })
-    : modelConfig('ref');
-  const B = 8;
-  const T = cfg.maxSeqLen;
-  const params = initParams(cfg, 0);
-  const opt = initAdamW(params);
-  const rng = makeRng(1);
-  const seqs = Array.from({ length: B }, () => Array.from({ length: T + 1 }, () => rng.int(cfg.vocabSize)));
-  const batch = padBatch(seqs.map((s) => s.slice(0, T)), 'right');
-  const targets = Int32Array.from(seqs.flatMap((s) => s.slice(1)));
-  const step = () => {
-    const { value, grads } = paramGrads(params, () => {
-      const h = forward(params, cfg, batch);
-      return crossEntropy(lmLogits(params, tf.reshape(h, [B * T, cfg.dModel]) as tf.Tensor2D), tf.tensor1d(targets, 'int32'));
+  let label: string;
+  let work: () => void;
+  if (shape === 'generate') {
+    const cfg = modelConfig('small', { vocabSize: 2000, maxSeqLen: 384 });
+    const params = initParams(cfg, 0);
+    const rng = makeRng(1);
+    const prompts = Array.from({ length: 16 }, () => Array.from({ length: 280 + rng.int(40) }, () => 3 + rng.int(cfg.vocabSize - 3)));
+    const sampling: SamplingConfig = { temperature: 1.5, topK: 200, topP: 1, maxNewTokens: 32 };
+    label = `generation, small (d ${cfg.dModel}, ${cfg.nLayers} layers, V ${cfg.vocabSize}), 16 prompts of ~300 tokens + 32 sampled`;
+    work = () => void generate(params, cfg, prompts, sampling, makeRng(2));
+  } else if (shape === 'recpo') {
+    // one RecPO chunk (lib/train/recpo/step.ts): G = 4 trajectories of ~350 tokens (prompt + 32 reasoning tokens),
+    // token log-probs of the 4·32 completion tokens, the read-out, and 4 target items (~110 tokens) encoded with gradient
+    const cfg = modelConfig('small', { vocabSize: 2000, maxSeqLen: 384 });
+    const params = initParams(cfg, 0);
+    const rng = makeRng(1);
+    const trajs = Array.from({ length: 4 }, () => Array.from({ length: 340 + rng.int(20) }, () => 3 + rng.int(cfg.vocabSize - 3)));
+    const items = Array.from({ length: 4 }, () => Array.from({ length: 100 + rng.int(20) }, () => 3 + rng.int(cfg.vocabSize - 3)));
+    const bt = padBatch(trajs, 'right');
+    const bi = padBatch(items, 'right');
+    const rows: number[] = [];
+    const acts: number[] = [];
+    trajs.forEach((q, j) => {
+      for (let t = q.length - 32; t < q.length; t++) {
+        rows.push(j * bt.T + t - 1);
+        acts.push(q[t]);
+      }
     });
-    adamWStep(params, grads, opt, DEFAULT_ADAMW);
-    tf.dispose([value, ...Object.values(grads)]);
-  };
-  for (let i = 0; i < 2; i++) step();
+    label = `RecPO chunk, small (d ${cfg.dModel}, ${cfg.nLayers} layers, V ${cfg.vocabSize}): 4 × ~350 tokens + 4 items × ~110, forward + backward`;
+    work = () => {
+      const { value, grads } = paramGrads(params, () => {
+        const h = forward(params, cfg, bt);
+        const u = readOut(h, bt, 'last');
+        const iv = readOut(forward(params, cfg, bi), bi, 'last');
+        const logits = lmLogits(params, tf.gather(tf.reshape(h, [bt.B * bt.T, cfg.dModel]), tf.tensor1d(rows, 'int32')) as tf.Tensor2D);
+        const lp = tokenLogProbs(logits, tf.tensor1d(acts, 'int32'));
+        return tf.add(tf.sum(lp), tf.sum(tf.mul(u, iv))) as tf.Scalar;
+      });
+      tf.dispose([value, ...Object.values(grads)]);
+    };
+  } else {
+    const s = TRAIN_SHAPES[shape as ShapeName];
+    if (!s) throw new Error(`--shape ${shape}: use ${Object.keys(TRAIN_SHAPES).join(', ')}, generate or recpo`);
+    const cfg = shapeModel(s);
+    const B = s.batch;
+    const T = s.seq;
+    const params = initParams(cfg, 0);
+    const opt = initAdamW(params);
+    const rng = makeRng(1);
+    const seqs = Array.from({ length: B }, () => Array.from({ length: T + 1 }, () => rng.int(cfg.vocabSize)));
+    const batch = padBatch(seqs.map((q) => q.slice(0, T)), 'right');
+    const targets = Int32Array.from(seqs.flatMap((q) => q.slice(1)));
+    label = `training step, ${shape} (${shapeLabel(s)})`;
+    work = () => {
+      const { value, grads } = paramGrads(params, () => {
+        const h = forward(params, cfg, batch);
+        return crossEntropy(lmLogits(params, tf.reshape(h, [B * T, cfg.dModel]) as tf.Tensor2D), tf.tensor1d(targets, 'int32'));
+      });
+      adamWStep(params, grads, opt, DEFAULT_ADAMW);
+      tf.dispose([value, ...Object.values(grads)]);
+    };
+  }
+  for (let i = 0; i < 2; i++) work();
   const totals = new Map<string, { ms: number; calls: number }>();
   const detail = process.argv.includes('--detail'); // one row per kernel and input shapes
   const backend = tf.getBackend();
@@ -125,12 +173,12 @@ async function profileStep(shape: string) {
   const n = 3;
   const t0 = cpuMs();
   const w0 = performance.now();
-  for (let i = 0; i < n; i++) step();
+  for (let i = 0; i < n; i++) work();
   const stepMs = (cpuMs() - t0) / n;
   const wallMs = (performance.now() - w0) / n;
   const inKernels = [...totals.values()].reduce((a, e) => a + e.ms, 0) / n;
-  console.log(`\ntraining step, ${shape} (d ${cfg.dModel}, ${cfg.nLayers} layers, T ${T}, B ${B}, V ${cfg.vocabSize}): ${stepMs.toFixed(1)} ms CPU/step (wall ${wallMs.toFixed(1)} ms), mean of ${n}`);
-  console.log(`${'kernel'.padEnd(28)} ${'ms/step'.padStart(9)} ${'share'.padStart(6)} ${'calls/step'.padStart(10)}`);
+  console.log(`\n${label}: ${stepMs.toFixed(1)} ms CPU per run (wall ${wallMs.toFixed(1)} ms), mean of ${n}`);
+  console.log(`${'kernel'.padEnd(28)} ${'ms/run'.padStart(9)} ${'share'.padStart(6)} ${'calls/run'.padStart(10)}`);
   const rows = [...totals].map(([name, e]) => [name, e.ms / n, e.calls / n] as const).sort((a, b) => b[1] - a[1]);
   for (const [name, ms, calls] of rows.slice(0, detail ? 60 : 18)) {
     console.log(`${name.padEnd(detail ? 60 : 28)} ${ms.toFixed(2).padStart(9)} ${((100 * ms) / stepMs).toFixed(1).padStart(5)}% ${calls.toFixed(0).padStart(10)}`);

@@ -298,10 +298,18 @@ function shareKernel(original: tf.KernelFunc, isCast: boolean) {
   };
 }
 
+const stock = new Map<string, tf.KernelFunc>();
+
+/** The kernel that `name` replaced (the stock wasm kernel, or ./wasmKernels' fix): tests compare against it. */
+export function stockKernel(name: string): tf.KernelFunc | undefined {
+  return stock.get(name);
+}
+
 /** Replace `name` on wasm by `make(original)`. */
 function replace(name: string, make: (original: tf.KernelFunc) => tf.KernelFunc): void {
   const cfg = tf.getKernel(name, 'wasm');
   if (!cfg) return; // not a wasm kernel in this tfjs version: nothing to replace
+  stock.set(name, cfg.kernelFunc);
   tf.unregisterKernel(name, 'wasm');
   tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: make(cfg.kernelFunc), setupFunc: cfg.setupFunc, disposeFunc: cfg.disposeFunc });
 }

@@ -579,11 +579,6 @@ napi_value Rope(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-/** Can query row r (position pastLen + r % T) see key j of batch row b? */
-inline bool visible(const int32_t* mask, int64_t Tk, int64_t b, int64_t j, int64_t qpos, int64_t window) {
-  return mask[b * Tk + j] != 0 && j <= qpos && qpos - j < window;
-}
-
 // attention(heap, qOff, kOff, vOff, maskOff, oOff, pOff, B, Hkv, G, T, Tk, dh, pastLen, window)
 // q, o: [B, Hkv, G·T, dh] (the G query heads of a key/value head stacked, as the decoder lays them out); k, v:
 // [B, Hkv, Tk, dh]; mask: int32 [B, Tk] (1 = real key); p: [B, Hkv, G·T, Tk] the attention probabilities (kept for
@@ -612,24 +607,39 @@ napi_value Attention(napi_env env, napi_callback_info info) {
       float* p = P + bh * M * Tk;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(Tk), static_cast<int>(dh), 1.0f, q,
                   static_cast<int>(dh), k, static_cast<int>(dh), 0.0f, p, static_cast<int>(Tk));
+      const int32_t* km = mask + b * Tk;
       for (int64_t r = 0; r < M; r++) {
         float* row = p + r * Tk;
         const int64_t qpos = pastLen + r % T;
+        // keys that can be visible: j in [lo, hi] (causal and window); within it, the key mask decides
+        const int64_t hi = qpos < Tk - 1 ? qpos : Tk - 1;
+        const int64_t lo = qpos - window + 1 > 0 ? qpos - window + 1 : 0;
         float m = -__builtin_inff();
-        for (int64_t j = 0; j < Tk; j++) {
-          row[j] = visible(mask, Tk, b, j, qpos, window) ? row[j] : -1e9f;
-          m = row[j] > m ? row[j] : m;
+        int64_t seen = 0;
+        for (int64_t j = lo; j <= hi; j++) seen += km[j] != 0;
+        if (seen == 0) {
+          // no visible key (a left-pad query): uniform, as softmax over an all −1e9 row; its output is never read
+          const float u = 1.0f / static_cast<float>(Tk);
+          for (int64_t j = 0; j < Tk; j++) row[j] = u;
+          continue;
+        }
+#pragma omp simd reduction(max : m)
+        for (int64_t j = lo; j <= hi; j++) {
+          const float v = km[j] != 0 ? row[j] : -__builtin_inff();
+          m = v > m ? v : m;
         }
         float s = 0;
 #pragma omp simd reduction(+ : s)
-        for (int64_t j = 0; j < Tk; j++) {
-          const float e = fexp(row[j] - m);
+        for (int64_t j = lo; j <= hi; j++) {
+          const float e = km[j] != 0 ? fexp(row[j] - m) : 0.0f;
           row[j] = e;
           s += e;
         }
         const float inv = 1.0f / s;
 #pragma omp simd
-        for (int64_t j = 0; j < Tk; j++) row[j] *= inv;
+        for (int64_t j = lo; j <= hi; j++) row[j] *= inv;
+        for (int64_t j = 0; j < lo; j++) row[j] = 0.0f;
+        for (int64_t j = hi + 1; j < Tk; j++) row[j] = 0.0f;
       }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(M), static_cast<int>(dh), static_cast<int>(Tk), 1.0f, p,
                   static_cast<int>(Tk), v, static_cast<int>(dh), 0.0f, O + bh * M * dh, static_cast<int>(dh));

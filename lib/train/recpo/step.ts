@@ -26,6 +26,7 @@ import { groupAdvantages, bestTrajectoryMask } from '../advantages';
 import { writeRows } from '../item-table';
 import { hashSeed, makeRng, shuffleInPlace } from '../../util/rng';
 import { R2ecError } from '../../util/errors';
+import { timed } from '../../util/phases';
 import type { RecPOConfig } from './config';
 import { catalogScores, directIds, promptIds, scoringIds, vectorsOf, type RecContext } from './context';
 
@@ -175,8 +176,8 @@ function accumulate(acc: Record<string, tf.Tensor>, grads: Record<string, tf.Ten
 
 /** All-reduce the accumulated gradients, one AdamW step, NaN guard. */
 function applyUpdate(ctx: RecContext, acc: Record<string, tf.Tensor>, opt: AdamWState, lr: number, step: number, what: string): number {
-  const summed = allReduceGrads(acc, ctx.names, ctx.comm);
-  const norm = adamWStep(ctx.params, summed, opt, ctx.cfg.optimizer, lr);
+  const summed = timed('all-reduce', () => allReduceGrads(acc, ctx.names, ctx.comm));
+  const norm = timed('optimizer', () => adamWStep(ctx.params, summed, opt, ctx.cfg.optimizer, lr));
   Object.values(summed).forEach((g) => g.dispose());
   if (!Number.isFinite(norm)) {
     throw new R2ecError(`${what}: loss or gradient is not finite at step ${step}; the last checkpoint is kept`);
@@ -200,7 +201,7 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
   // 1. rollouts (left-padded generation, G per user)
   const rng = makeRng(hashSeed(cfg.seed, 'rollout', step, comm.rank));
   const prompts = mine.flatMap((s) => Array.from({ length: G }, () => promptIds(ctx, s)));
-  const gen = generateText(ctx.params, ctx.mcfg, ctx.tok, prompts, cfg.rollout, rng);
+  const gen = timed('rollout generation', () => generateText(ctx.params, ctx.mcfg, ctx.tok, prompts, cfg.rollout, rng));
   const seqs = prompts.map((p, i) => scoringIds(ctx, p, gen.texts[i]));
   const targets = mine.map((s) => s.target.item);
   const stats: StepStats = { rewardSum: 0, rewardSqSum: 0, ndcgSum: 0, lenSum: 0, n: 0, lossTok: 0, lossRec: 0, kl: 0 };
@@ -210,7 +211,7 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
   // of Algorithm 1, §7.7) lets the fresh target rows stand out against the stale rest and inflates R_d.
   let ib: InBatch | undefined;
   if (cfg.variant !== 'cls-head') {
-    ib = exchangeTargets(ctx, targets, encodeSequences(ctx.params, ctx.mcfg, targets.map((t) => ctx.itemSeqs[t]), cfg.pooling, 32));
+    ib = timed('all-reduce', () => exchangeTargets(ctx, targets, timed('item encoding', () => encodeSequences(ctx.params, ctx.mcfg, targets.map((t) => ctx.itemSeqs[t]), cfg.pooling, 32))));
   }
   const readoutExtra = cfg.pooling === 'token' ? 1 : 0; // the appended <|emb|> is not an action
   const lr = lrAt(step, cfg.steps, cfg.optimizer.lr, cfg.schedule);
@@ -251,11 +252,11 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
       let partTok = 0;
       let partRec = 0;
       let partKl = 0;
-      const { value, grads } = paramGrads(ctx.params, () => {
+      const { value, grads } = timed('forward/backward', () => paramGrads(ctx.params, () => {
         const bt = padBatch(chunk, 'right', 0, T);
         const hidden = forward(ctx.params, ctx.mcfg, bt);
         const users = readOut(hidden, bt, cfg.pooling); // [G, d]
-        if (epoch === 0) {
+        if (epoch === 0) timed('reward', () => {
           // 2. reward pass (same forward, no dropout) against the cached table; 3–4. advantages, best trajectory
           const scores = catalogScores(ctx, users); // read as values only: no gradient path to the loss
           const sv = scores.dataSync() as Float32Array;
@@ -272,7 +273,7 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
           }
           adv.set(groupAdvantages(rewards, G, cfg.advantage), u * G);
           best.set(bestTrajectoryMask(adv.subarray(u * G, (u + 1) * G), G, cfg.relabelTopK), u * G);
-        }
+        });
         const gAdv = adv.subarray(u * G, (u + 1) * G);
         const gBest = best.subarray(u * G, (u + 1) * G);
         // token term: log π of completion tokens (logits only where needed); per-group token mean (tokenTermWeights)
@@ -319,7 +320,7 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
         partTok = lossTok.dataSync()[0];
         partRec = lossRec.dataSync()[0];
         return tf.add(loss, lossRec) as tf.Scalar;
-      });
+      }));
       value.dispose();
       if (!Number.isFinite(partTok) || !Number.isFinite(partRec)) {
         Object.values(grads).forEach((g) => g.dispose());
@@ -350,18 +351,18 @@ export function contrastiveStep(ctx: RecContext, step: number, opt: AdamWState):
   const mine = batch.slice(a, b);
   const targets = mine.map((s) => s.target.item);
   const lr = lrAt(step, cfg.steps, cfg.optimizer.lr, cfg.schedule);
-  const ib = exchangeTargets(ctx, targets, encodeSequences(ctx.params, ctx.mcfg, targets.map((t) => ctx.itemSeqs[t]), cfg.pooling, 32));
+  const ib = timed('all-reduce', () => exchangeTargets(ctx, targets, timed('item encoding', () => encodeSequences(ctx.params, ctx.mcfg, targets.map((t) => ctx.itemSeqs[t]), cfg.pooling, 32))));
   writeRows(ctx.table, ib.allItems, ib.allVecs);
   const acc: Record<string, tf.Tensor> = {};
   let lossVal = 0;
   for (let c0 = 0; c0 < mine.length; c0 += cfg.usersPerChunk) {
     const idx = Array.from({ length: Math.min(cfg.usersPerChunk, mine.length - c0) }, (_, j) => c0 + j);
-    const { value, grads } = paramGrads(ctx.params, () => {
+    const { value, grads } = timed('forward/backward', () => paramGrads(ctx.params, () => {
       const users = vectorsOf(ctx, idx.map((i) => directIds(ctx, promptIds(ctx, mine[i])))).vecs;
       const iv = vectorsOf(ctx, targets.map((t) => ctx.itemSeqs[t])).vecs;
       const lp = inBatchLogProbs(ctx, users, idx.map((i) => targets[i]), idx.map((i) => ib.offset + i), iv, ib);
       return tf.div(tf.neg(tf.sum(lp)), batch.length) as tf.Scalar;
-    });
+    }));
     lossVal += value.dataSync()[0];
     value.dispose();
     if (!Number.isFinite(lossVal)) {
