@@ -2,7 +2,8 @@
 // OpenBLAS) that computes *in place on the wasm heap*, registered as replacements for the wasm kernels that
 // dominate a training step (`node --import tsx bench/kernels.ts --profile`).
 //   R2EC_NATIVE unset: use the module when it loads, else today's wasm kernels (./wasmKernels) with one log line.
-//   R2EC_NATIVE=1: the module is required; if it cannot load (or the backend is not wasm) that is an error.
+//   R2EC_NATIVE=1: the module is required on the wasm backend; if it cannot load that is an error. (Other backends
+//   have kernels of their own: there the variable has no effect.)
 //   R2EC_NATIVE=0: never load it (the wasm kernels).
 // OpenBLAS runs one thread per rank: the data-parallel ranks (lib/train/parallel.ts) are the parallelism.
 import path from 'node:path';
@@ -357,10 +358,7 @@ export function installNativeKernels(backend: string): NativeStatus {
   if (status) return status;
   const mode = nativeMode();
   if (mode === 'off') return (status = { mode, active: false, reason: 'R2EC_NATIVE=0' });
-  if (backend !== 'wasm') {
-    if (mode === 'on') throw new R2ecError(`R2EC_NATIVE=1 requires the wasm backend; the backend in use is "${backend}"`);
-    return (status = { mode, active: false, reason: `backend ${backend} (the native kernels work on the wasm heap)` });
-  }
+  if (backend !== 'wasm') return (status = { mode, active: false, reason: `backend ${backend} (the native kernels work on the wasm heap)` });
   const { mod: m, why } = loadNative();
   if (!m) {
     if (mode === 'on') throw new R2ecError(`R2EC_NATIVE=1 but the native kernels cannot load: ${why}`);
