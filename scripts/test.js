@@ -34,7 +34,12 @@ if (!process.env.R2EC_DATA_DIR) {
   const shared = path.resolve(root, '..', 'shared', 'data');
   if (fs.existsSync(shared)) process.env.R2EC_DATA_DIR = '../shared/data';
 }
-console.log(`r2ec test: R2EC_DATA_DIR=${process.env.R2EC_DATA_DIR ?? '(unset: ./data)'}`);
+console.log(
+  `r2ec test: R2EC_DATA_DIR=${process.env.R2EC_DATA_DIR ?? '(unset: ./data)'}; ` +
+    (/^(1|true|yes)$/i.test(process.env.R2EC_REQUIRE_DATA ?? '')
+      ? 'R2EC_REQUIRE_DATA=1: a test whose real dataset is absent fails'
+      : 'tests whose real dataset is absent are skipped, saying why and how to fetch it (R2EC_REQUIRE_DATA=1 makes them fail, as in CI)'),
+);
 
 // --- Jupyter setup (needed by test/notebooks.test.ts) ---------------------------------------------------------------
 function jupyterReady() {

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../lib/model/backend';
-import { buildExamples, catalogCrossEntropy, padLeft, trainSequences } from '../lib/baselines/common';
+import { buildExamples, catalogCrossEntropy, padLeft, trainSeqModel, trainSequences, NEURAL_DEFAULTS, type SeqModel } from '../lib/baselines/common';
 import { popularityCounts, trainPopularity, validatePopularityConfig } from '../lib/baselines/popularity';
 import { validateSASRecConfig } from '../lib/baselines/sasrec';
 import { validateGRU4RecConfig } from '../lib/baselines/gru4rec';
@@ -145,4 +145,28 @@ test('Popularity counts each train-period interaction once and breaks ties by id
   assert.deepEqual([...r.ranks], [1, 1]);
   const unmasked = await evaluateRanking(ds, 'test', pop.scorer, { maskHistory: false });
   assert.deepEqual([...unmasked.ranks], [3, 3]);
+});
+
+test('early stopping selects on the valid samples it is given (the experiment subset), not the whole valid split', async () => {
+  await initBackend({ log: false });
+  const seqs: [number, number][][] = [];
+  for (let u = 0; u < 40; u++) seqs.push([[1 + (u % 5), u], [2 + (u % 4), 100 + u], [3 + (u % 3), 200 + u], [1 + (u % 6), 300 + u]]);
+  const ds = dataset(seqs, 8);
+  assert.ok(ds.samples.valid.length > 4, `valid split: ${ds.samples.valid.length}`);
+  // a model without learnable effect: fixed scores, so selection only depends on which samples are evaluated
+  const w = tf.variable(tf.zeros([1]));
+  const model: SeqModel = {
+    params: { w },
+    noDecay: new Set(['w']),
+    loss: () => tf.sum(tf.mul(w, 0)) as tf.Scalar,
+    score: (samples) => tf.tensor2d(samples.flatMap(() => [0, 8, 7, 6, 5, 4, 3, 2, 1]), [samples.length, 9]),
+  };
+  const subset = ds.samples.valid.slice(1, 4);
+  const cfg = { ...NEURAL_DEFAULTS, epochs: 2, patience: 1, batchSize: 64, maxLen: 3 };
+  const run = await trainSeqModel('fixed', ds, cfg, model, {}, { valid: subset });
+  assert.equal(run.best?.n, subset.length);
+  assert.deepEqual([...run.best!.sampleIndex], subset.map((s) => s.index));
+  const whole = await trainSeqModel('fixed', ds, cfg, model, {});
+  assert.equal(whole.best?.n, ds.samples.valid.length);
+  w.dispose();
 });

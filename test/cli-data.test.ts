@@ -6,11 +6,19 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
+import { DATA_ROOT, REAL, dataTest } from './helpers/real-data';
+import { writeTinyMl100k } from './helpers/fixtures';
 
 const ROOT = path.resolve(__dirname, '..');
-const SHARED = path.resolve(process.env.R2EC_DATA_DIR ?? '../shared/data');
+const SHARED = DATA_ROOT;
 const cache = mkdtempSync(path.join(os.tmpdir(), 'r2ec-cli-cache-'));
-after(() => rmSync(cache, { recursive: true, force: true }));
+// a data root the tests write: a 3-user ml-100k (the CLI on data without the real datasets)
+const FIXTURE = mkdtempSync(path.join(os.tmpdir(), 'r2ec-cli-data-'));
+writeTinyMl100k(FIXTURE);
+after(() => {
+  rmSync(cache, { recursive: true, force: true });
+  rmSync(FIXTURE, { recursive: true, force: true });
+});
 
 function r2ec(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -23,7 +31,21 @@ function r2ec(args: string[], env: Record<string, string> = {}): Promise<{ code:
   });
 }
 
-test('r2ec data stats ml-100k --json', async () => {
+test('r2ec data stats --json on a data root the test wrote (3 users, 4 items, 9 ratings)', async () => {
+  const r = await r2ec(['data', 'stats', 'ml-100k', '--json'], { R2EC_DATA_DIR: FIXTURE });
+  assert.equal(r.code, 0, r.stderr);
+  const st = JSON.parse(r.stdout);
+  assert.equal(st.dataset, 'ml-100k');
+  assert.deepEqual([st.users, st.items, st.interactions], [3, 4, 9]);
+  assert.equal(st.samples.total, 6); // every rating after a user's first is a sample
+  assert.equal(st.historyLength.max, 2);
+  const t = await r2ec(['data', 'stats', 'ml-100k', '--window', '1'], { R2EC_DATA_DIR: FIXTURE });
+  assert.equal(t.code, 0, t.stderr);
+  assert.match(t.stdout, /^users\s+3$/m);
+  assert.match(t.stdout, /^history length min\/mean\/median\/max\s+1 \/ 1 \/ 1 \/ 1$/m);
+});
+
+dataTest('r2ec data stats ml-100k --json', [REAL.ml100k], async () => {
   const r = await r2ec(['data', 'stats', 'ml-100k', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const st = JSON.parse(r.stdout);
@@ -43,26 +65,35 @@ test('r2ec data stats ml-100k --json', async () => {
 });
 
 test('an unknown dataset exits non-zero with one line listing the available datasets', async () => {
-  const r = await r2ec(['data', 'stats', 'no-such-data', '--json']);
+  const r = await r2ec(['data', 'stats', 'no-such-data', '--json'], { R2EC_DATA_DIR: FIXTURE });
   assert.notEqual(r.code, 0);
   assert.equal(r.stdout, '');
   const lines = r.stderr.trimEnd().split('\n');
   assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], /^r2ec: unknown dataset "no-such-data" .*available: ml-100k, ml-latest-small, cds, goodreads, synthetic; .*R2EC_DATA_DIR/);
+  assert.match(lines[0], /^r2ec: unknown dataset "no-such-data" .*available: ml-100k, synthetic; .*R2EC_DATA_DIR/);
   assert.ok(!/\bat .*\.ts:\d+/.test(r.stderr), 'no stack trace');
 });
 
-test('r2ec data list and prepare', async () => {
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+dataTest('r2ec data list: the shared datasets', [REAL.ml100k, REAL.mlLatest2016, REAL.cds, REAL.goodreads], async () => {
   const l = await r2ec(['data', 'list']);
   assert.equal(l.code, 0, l.stderr);
-  assert.match(l.stdout, new RegExp(`^data root: ${SHARED.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(R2EC_DATA_DIR\\)$`, 'm'));
+  assert.match(l.stdout, new RegExp(`^data root: ${escape(SHARED)} \\(R2EC_DATA_DIR\\)$`, 'm'));
   for (const n of ['ml-100k', 'ml-latest-small', 'cds', 'goodreads', 'synthetic']) assert.match(l.stdout, new RegExp(`^  ${n} `, 'm'));
+});
+
+test('r2ec data list and prepare (a data root the test wrote)', async () => {
+  const l = await r2ec(['data', 'list'], { R2EC_DATA_DIR: FIXTURE });
+  assert.equal(l.code, 0, l.stderr);
+  assert.match(l.stdout, new RegExp(`^data root: ${escape(FIXTURE)} \\(R2EC_DATA_DIR\\)$`, 'm'));
+  assert.deepEqual(l.stdout.split('\n').filter((x) => x.startsWith('  ')).map((x) => x.trim().split(/\s+/)[0]), ['ml-100k', 'synthetic']);
   const p = await r2ec(['data', 'prepare', 'synthetic', '--seed', '7']);
   assert.equal(p.code, 0, p.stderr);
   assert.match(p.stdout, /^dataset synthetic \(synthetic, synthetic\) ready/m);
   assert.match(p.stdout, /"seed":7/);
   assert.match(p.stdout, /^notes:$/m);
-  const bad = await r2ec(['data', 'prepare', 'ml-100k', '--seed', '7']);
+  const bad = await r2ec(['data', 'prepare', 'ml-100k', '--seed', '7'], { R2EC_DATA_DIR: FIXTURE });
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^r2ec: config field "data\.seed": does not apply to dataset ml-100k/);
 });

@@ -14,8 +14,11 @@ import { promptTitles, readGoodreads } from '../lib/data/goodreads';
 import { readMovieLens, splitTitleYear } from '../lib/data/movielens';
 import { jsonErrorOffset, parsePythonList } from '../lib/data/sourceFiles';
 import type { Dataset, Interaction, Sample } from '../lib/data/types';
+import { DATA_ROOT, REAL, dataTest } from './helpers/real-data';
 
-const DATA = process.env.R2EC_DATA_DIR ?? '../shared/data';
+// real files: dataTests, skipped with the reason and the fetch instructions when absent (CI: R2EC_REQUIRE_DATA=1 fails
+// instead); the same readers run on fixtures here and in test/data-fixtures.test.ts
+const DATA = DATA_ROOT;
 const tmpRoot = mkdtempSync(join(tmpdir(), 'r2ec-readers-'));
 after(() => rmSync(tmpRoot, { recursive: true, force: true }));
 let tmpCount = 0;
@@ -268,7 +271,7 @@ describe('D3 CDs_and_Vinyl (real files)', () => {
     const ds = await readD3(dir);
     return { ds, ms: Date.now() - t0 };
   })());
-  test('rebuilt log: 25,694 events, 2,991 users, 5,841 catalog items, split of the rebuilt samples', async (t) => {
+  dataTest('rebuilt log: 25,694 events, 2,991 users, 5,841 catalog items, split of the rebuilt samples', [REAL.cds], async (t) => {
     const { ds, ms } = await load();
     t.diagnostic(`D3 load: ${ms} ms`); // speed is reported, not asserted (tests never fail on timing)
     checkInvariants(ds);
@@ -287,7 +290,7 @@ describe('D3 CDs_and_Vinyl (real files)', () => {
     assert.deepEqual(ds.domain, amazonDomain('CDs_and_Vinyl'));
     assert.equal(ds.provenance.files.length, 3);
   });
-  test("a user's same-day events keep D3's history order", async () => {
+  dataTest("a user's same-day events keep D3's history order", [REAL.cds], async () => {
     const { ds } = await load();
     // valid row 2 of A3KWI8FRECW7QE: history ids [5198, 3227, 1381], target 4316, all at 1504656000
     const u = ds.users.indexOf('A3KWI8FRECW7QE');
@@ -296,7 +299,7 @@ describe('D3 CDs_and_Vinyl (real files)', () => {
     assert.deepEqual(seq.slice(at, at + 4), [5199, 3228, 1382, 4317]);
     assert.equal(ds.items[5199].externalId, 'B000000BRY');
   });
-  test('window option', async () => {
+  dataTest('window option', [REAL.cds], async () => {
     const ds = await readD3(dir, { window: 1 });
     assert.ok([...ds.samples.train, ...ds.samples.test].every((s) => s.history.length === 1));
   });
@@ -337,7 +340,7 @@ describe('D3 fixture with a train split', () => {
 });
 
 describe('MovieLens', () => {
-  test('ml-100k RecBole: counts, split sizes, ties kept in file order (no target leak), load time', async (t) => {
+  dataTest('ml-100k RecBole: counts, split sizes, ties kept in file order (no target leak), load time', [REAL.ml100k], async (t) => {
     const t0 = Date.now();
     const ds = await readMovieLens(join(DATA, 'ml-100k'));
     t.diagnostic(`ml-100k load: ${Date.now() - t0} ms`);
@@ -385,7 +388,7 @@ describe('MovieLens', () => {
     assert.deepEqual(s.history, seq.slice(Math.max(0, pos - 20), pos));
   });
 
-  test('ml-latest-small CSV: 671 users, 100,004 ratings, catalog = the 9,066 rated movies, titles split, tags', async () => {
+  dataTest('ml-latest-small CSV: 671 users, 100,004 ratings, catalog = the 9,066 rated movies, titles split, tags', [REAL.mlLatest2016], async () => {
     const ds = await readMovieLens(join(DATA, 'ml-latest-small-2016'));
     checkInvariants(ds);
     assert.equal(ds.provenance.source, 'movielens-csv');
@@ -449,7 +452,7 @@ describe('MovieLens', () => {
 
 describe('GoodReads-SPRec (real files)', () => {
   const dir = join(DATA, 'goodreads-SPRec');
-  test('one pseudo-user and one sample per record, catalog of 4,058, the unknown title counted', async () => {
+  dataTest('one pseudo-user and one sample per record, catalog of 4,058, the unknown title counted', [REAL.goodreads], async () => {
     const ds = await readGoodreads(dir);
     checkInvariants(ds);
     assert.equal(ds.users.length, 5000);
@@ -467,7 +470,7 @@ describe('GoodReads-SPRec (real files)', () => {
     assert.deepEqual(ds.domain, { singular: 'book', plural: 'books', verb: 'read' });
     assert.ok(ds.items[1].categories!.includes('young-adult'));
   });
-  test('the split is a seeded permutation of the records', async () => {
+  dataTest('the split is a seeded permutation of the records', [REAL.goodreads], async () => {
     const a = await readGoodreads(dir, { seed: 1 });
     const b = await readGoodreads(dir, { seed: 1 });
     const c = await readGoodreads(dir, { seed: 2 });

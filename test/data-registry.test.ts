@@ -16,8 +16,10 @@ import { datasetStats, histogram } from '../lib/data/stats';
 import { generateSynthetic } from '../lib/data/synthetic';
 import { padItem, type Dataset, type Interaction, type Sample } from '../lib/data/types';
 import { ConfigError, R2ecError } from '../lib/util/errors';
+import { ALL_REAL, DATA_ROOT, REAL, dataTest } from './helpers/real-data';
 
-const SHARED = path.resolve(process.env.R2EC_DATA_DIR ?? '../shared/data');
+// the shared real data (tests that read it are dataTests: skipped with a reason when it is absent, CI fails instead)
+const SHARED = DATA_ROOT;
 let tmp: string;
 
 before(() => {
@@ -60,7 +62,7 @@ test('dataRoot: R2EC_DATA_DIR resolved against cwd, else ./data', () => {
   }
 });
 
-test('availableDatasets lists the shared data with its folders and readers, plus synthetic', () => {
+dataTest('availableDatasets lists the shared data with its folders and readers, plus synthetic', ALL_REAL, () => {
   assert.deepEqual(availableDatasets(SHARED), [
     { name: 'ml-100k', dir: path.join(SHARED, 'ml-100k'), reader: 'movielens' },
     { name: 'ml-latest-small', dir: path.join(SHARED, 'ml-latest-small-2016'), reader: 'movielens' },
@@ -98,8 +100,10 @@ function assertOneLineError(err: unknown, ...patterns: RegExp[]): true {
 }
 
 test('unknown or absent datasets give one clear error listing what is available', async () => {
-  await assert.rejects(loadDataset('ml-1m', { root: SHARED }), (e) =>
-    assertOneLineError(e, /unknown dataset "ml-1m"/, /available: ml-100k, ml-latest-small, cds, goodreads, synthetic;/, /R2EC_DATA_DIR/, /r2ec data download <name>/),
+  const fixture = path.join(tmp, 'root-listing');
+  writeTinyMl100k(fixture);
+  await assert.rejects(loadDataset('ml-1m', { root: fixture }), (e) =>
+    assertOneLineError(e, /unknown dataset "ml-1m"/, /available: ml-100k, synthetic;/, /R2EC_DATA_DIR/, /r2ec data download <name>/),
   );
   const empty = path.join(tmp, 'root-empty2');
   mkdirSync(empty);
@@ -115,10 +119,14 @@ test('unknown or absent datasets give one clear error listing what is available'
 });
 
 test('options: unknown keys and options a reader does not take are ConfigErrors', async () => {
+  const root = path.join(tmp, 'root-options');
+  writeTinyMl100k(root);
+  mkdirSync(path.join(root, 'goodreads-SPRec', 'data'), { recursive: true }); // present (options are checked before reading)
+  writeFileSync(path.join(root, 'goodreads-SPRec', 'data', 'train.json'), '[]');
   await assert.rejects(loadDataset('synthetic', { colour: 'red' } as never), (e) => e instanceof ConfigError && /data\.colour.*unknown/.test(e.message));
-  await assert.rejects(loadDataset('ml-100k', { root: SHARED, kCore: 5 }), (e) => e instanceof ConfigError && /data\.kCore.*does not apply to dataset ml-100k/.test(e.message));
-  await assert.rejects(loadDataset('ml-100k', { root: SHARED, window: 0 }), ConfigError);
-  await assert.rejects(loadDataset('goodreads', { root: SHARED, window: 10 }), /goodreads reader takes: seed/);
+  await assert.rejects(loadDataset('ml-100k', { root, kCore: 5 }), (e) => e instanceof ConfigError && /data\.kCore.*does not apply to dataset ml-100k/.test(e.message));
+  await assert.rejects(loadDataset('ml-100k', { root, window: 0 }), ConfigError);
+  await assert.rejects(loadDataset('goodreads', { root, window: 10 }), /goodreads reader takes: seed/);
 });
 
 test('synthetic through the registry equals the generator', async () => {
@@ -228,7 +236,7 @@ test('serialisation keeps separately built history objects (matched by value) an
   assert.deepStrictEqual(deserializeDataset(serializeDataset(syn)), syn);
 });
 
-test('ml-100k: reload from cache equals the fresh read', async () => {
+dataTest('ml-100k: reload from cache equals the fresh read', [REAL.ml100k], async () => {
   const fresh = await prepareDataset('ml-100k', { root: SHARED });
   const t0 = process.hrtime.bigint();
   const again = await prepareDataset('ml-100k', { root: SHARED });

@@ -1,27 +1,36 @@
-// The evaluation protocol on real MovieLens-100K (via the registry): Popularity ranks equal an independent
-// sort-based ranking, array and tensor scorers agree, segments partition the split, and the paired t-test runs on
-// real per-sample values.
+// The evaluation protocol end to end (via the registry): Popularity ranks equal an independent sort-based ranking,
+// array and tensor scorers agree, segments partition the split, and the paired t-test runs on per-sample values — on
+// real MovieLens-100K when present, and always on the synthetic shop.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { tf, initBackend } from '../lib/model/backend';
 import { loadDataset } from '../lib/data/registry';
+import type { Dataset } from '../lib/data/types';
 import { evaluateRanking } from '../lib/eval/evaluate';
 import { compareResults } from '../lib/eval/stats';
 import { popularityCounts, trainPopularity } from '../lib/baselines/popularity';
+import { DATA_ROOT, REAL, dataTest } from './helpers/real-data';
 
-const root = path.resolve(process.env.R2EC_DATA_DIR ?? '../shared/data');
+test('synthetic: Popularity full ranking = sorted-list position, segments, tensor path, t-test', async () => {
+  const ds = await loadDataset('synthetic');
+  assert.equal(ds.items.length, 301); // 300 items + pad (the generator's defaults)
+  await checkPopularityProtocol(ds);
+});
 
-test('ml-100k: Popularity full ranking = sorted-list position, segments, tensor path, t-test', async () => {
-  await initBackend();
-  const ds = await loadDataset('ml-100k', { root });
+dataTest('ml-100k: Popularity full ranking = sorted-list position, segments, tensor path, t-test', [REAL.ml100k], async () => {
+  const ds = await loadDataset('ml-100k', { root: DATA_ROOT });
   assert.equal(ds.items.length, 1683); // 1,682 movies + pad
+  await checkPopularityProtocol(ds);
+});
+
+async function checkPopularityProtocol(ds: Dataset): Promise<void> {
+  await initBackend();
   const pop = trainPopularity(ds);
   const r = await evaluateRanking(ds, 'test', pop.scorer);
   assert.equal(r.n, ds.samples.test.length);
   // independent ranking: walk the popularity-sorted list (count desc, id asc), skipping history items
   const counts = popularityCounts(ds);
-  const sorted = Array.from({ length: 1682 }, (_, i) => i + 1).sort((a, b) => counts[b] - counts[a] || a - b);
+  const sorted = Array.from({ length: ds.items.length - 1 }, (_, i) => i + 1).sort((a, b) => counts[b] - counts[a] || a - b);
   let repeats = 0;
   ds.samples.test.forEach((s, i) => {
     const hist = new Set(s.history.map((h) => h.item));
@@ -65,4 +74,4 @@ test('ml-100k: Popularity full ranking = sorted-list position, segments, tensor 
   assert.ok(Number.isFinite(t.t) && t.p > 0 && t.p <= 1);
   assert.ok(Math.abs(t.meanDiff - (r.metrics['NDCG@10'] - rTargets.metrics['NDCG@10'])) < 1e-12);
   assert.ok(t.ci[0] < t.meanDiff && t.meanDiff < t.ci[1]);
-});
+}

@@ -5,6 +5,7 @@ import {
   lnGamma,
   meanStd,
   metricsOverSeeds,
+  pairedComparison,
   pairedTTest,
   regularizedIncompleteBeta,
   studentTCdf,
@@ -87,4 +88,24 @@ test('mean ± std over seeds', () => {
   close(s['HR@10'].std, Math.SQRT2 * 0.1, 1e-12);
   assert.equal(s['NDCG@10'].std, 0);
   assert.throws(() => metricsOverSeeds([{ metrics: { a: 1 } }, { metrics: {} }]), /result 1 has no metric "a"/);
+});
+
+test('pairedComparison pairs samples by sample index, not array position; seeds are averaged per sample', () => {
+  // method A: samples 10..13 at ranks 1, 2, 3, 50; method B stores the same samples in reverse order
+  const a = { ranks: [1, 2, 3, 50], sampleIndex: [10, 11, 12, 13] };
+  const bRanks = [2, 4, 3, null]; // samples 10..13 (null = unrankable, a miss)
+  const b = { ranks: [...bRanks].reverse(), sampleIndex: [13, 12, 11, 10] };
+  const hr = (r: number | null) => (r !== null && r <= 2 ? 1 : 0);
+  // by index: HR@2 of A = [1, 1, 0, 0], of B = [1, 0, 0, 0]
+  const want = pairedTTest([1, 1, 0, 0], bRanks.map(hr));
+  const got = pairedComparison(a, b, 'HR@2');
+  assert.equal(got.t, want.t);
+  assert.equal(got.p, want.p);
+  // pairing by position would compare against B's stored order [0, 0, 0, 1]: a different test
+  assert.notEqual(pairedTTest([1, 1, 0, 0], b.ranks.map(hr)).t, got.t);
+  // two seeds of A (the second stored in another order) are averaged per sample before pairing
+  const a2 = { ranks: [2, 3, 1, 50], sampleIndex: [10, 12, 11, 13] }; // HR@2 by sample 10..13: [1, 1, 0, 0]
+  const two = pairedComparison([a, a2], b, 'HR@2');
+  assert.equal(two.meanA, 0.5);
+  assert.throws(() => pairedComparison(a, { ranks: [1, 1, 1, 1], sampleIndex: [10, 11, 12, 14] }, 'HR@2'), /sample 13 is missing/);
 });

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { makeConfig, applyOverrides, validateExperimentConfig, methodRecConfig, baseConfig, defaultConfig } from '../lib/experiment/config';
 import { PROFILES, PROFILE_OVERRIDES } from '../lib/experiment/profiles';
-import { runExperiment } from '../lib/experiment/run';
+import { buildTable, runExperiment, type MethodResult, type StoredEval } from '../lib/experiment/run';
 import { prepareLanguageModel } from '../lib/experiment/languageModel';
 import { runRecPO } from '../lib/train/recpo/worker';
 import type { RecJob } from '../lib/train/recpo/context';
@@ -98,6 +98,46 @@ test('same seed → identical metrics and curves (2 ranks)', async () => {
   assert.equal(manifest.data.synthetic, true);
   assert.ok(manifest.commit);
   assert.equal(a.methods[0].test.n, 48);
+  // the caption gives n and the tie rule; caption and manifest say which valid samples every method selected on
+  const md = fs.readFileSync(path.join(a.outDir, 'metrics.md'), 'utf8');
+  assert.match(md, /n = 48 test samples/);
+  assert.match(md, /ties in scores count against the target \(pessimistic ranking\)/);
+  assert.match(md, /on valid NDCG@10 over the same seeded subset of 24 of \d+ valid samples/);
+  assert.match(manifest.evaluation.selection, /same seeded subset of 24 of/);
+  assert.equal(a.methods[1].valid.n, 24); // SASRec selected its epoch on the subset too
+});
+
+test('the comparison t-test pairs samples by index (a method stored in another order is the same method)', () => {
+  const ev = (ranks: number[], index: number[]): StoredEval => ({
+    metrics: { 'NDCG@10': 0 }, n: ranks.length, segments: {} as StoredEval['segments'], repeatTargets: 0, ranks, sampleIndex: index,
+  });
+  const m = (name: string, kind: string, e: StoredEval): MethodResult => ({ name, kind, valid: e, test: e, trainSec: 0, evalSec: 0, curves: {}, configHash: '', config: {} });
+  const ranks = [1, 2, 4, 8, 16, 3];
+  const index = [0, 1, 2, 3, 4, 5];
+  // the same per-sample ranks, stored in reverse order: paired by index, the difference is zero everywhere
+  const t = buildTable([m('R²ec', 'r2ec', ev(ranks, index)), m('Copy', 'sasrec', ev([...ranks].reverse(), [...index].reverse()))], [1, 10]);
+  for (const c of t.comparison!) assert.equal(c.p, 1, c.metric);
+});
+
+test('a finished method is reused only when every setting that changes its numbers is unchanged', async () => {
+  const logs: string[] = [];
+  const run = (set: Record<string, unknown>) => {
+    const cfg = makeConfig({ profile: 'smoke', dataset: 'synthetic', set: { resultsDir: path.join(tmp, 'reuse'), methods: [{ name: 'Popularity', kind: 'popularity' }], ...set } });
+    return runExperiment(cfg, { log: (msg) => logs.push(msg) });
+  };
+  const reused = () => logs.filter((l) => /reusing finished result/.test(l)).length;
+  await run({});
+  await run({});
+  assert.equal(reused(), 1);
+  const unmasked = await run({ 'eval.maskHistory': false }); // the eval section is part of the key
+  assert.equal(reused(), 1);
+  assert.deepEqual(unmasked.manifest.reusedMethods, []);
+  await run({ 'eval.ks': [1, 10] });
+  await run({ 'eval.latencyRequests': 3 });
+  await run({ 'eval.validSamples': 12 });
+  assert.equal(reused(), 1);
+  await run({ 'eval.validSamples': 12 });
+  assert.equal(reused(), 2);
 });
 
 async function recJob(extra: Partial<RecJob['config']>, workDir: string): Promise<RecJob> {

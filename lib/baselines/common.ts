@@ -40,6 +40,14 @@ export interface TrainHooks {
   onStep?(step: number, loss: number): void;
 }
 
+/** What early stopping selects on (an experiment passes its valid subset, the one every method selects on). */
+export interface TrainOptions {
+  /** valid samples for early stopping (default: the whole valid split) */
+  valid?: Sample[];
+  /** mask history items when ranking them (default true, spec §5) */
+  maskHistory?: boolean;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Config validation
 
@@ -361,8 +369,9 @@ export function labelledPositions(labels: Int32Array): { pos: Int32Array; tgt: I
 }
 
 /**
- * Train `model` with AdamW on seeded, shuffled batches; after every epoch evaluate valid NDCG@10, keep the best
- * weights, stop after `patience` epochs without improvement; the model ends holding the best weights.
+ * Train `model` with AdamW on seeded, shuffled batches; after every epoch evaluate valid NDCG@10 (on `opts.valid`,
+ * default the whole valid split), keep the best weights, stop after `patience` epochs without improvement; the model
+ * ends holding the best weights.
  */
 export async function trainSeqModel(
   name: string,
@@ -370,9 +379,11 @@ export async function trainSeqModel(
   cfg: NeuralConfig,
   model: SeqModel,
   hooks: TrainHooks = {},
+  opts: TrainOptions = {},
 ): Promise<{ curves: EpochCurve[]; bestEpoch: number; trainSec: number; best: EvalResult | undefined }> {
   if (ds.samples.train.length === 0) throw new R2ecError(`${name}: dataset "${ds.name}" has no train samples`);
-  if (ds.samples.valid.length === 0) throw new R2ecError(`${name}: dataset "${ds.name}" has no valid samples (early stopping needs them)`);
+  const validSet = opts.valid ?? ds.samples.valid;
+  if (validSet.length === 0) throw new R2ecError(`${name}: dataset "${ds.name}" has no valid samples (early stopping needs them)`);
   const t0 = performance.now();
   const examples = buildExamples(ds, cfg.maxLen, cfg.trainOn);
   const rng = makeRng(hashSeed(cfg.seed, name, 'train'));
@@ -421,7 +432,7 @@ export async function trainSeqModel(
         batches++;
         hooks.onStep?.(step++, l);
       }
-      const valid = await evaluateRanking(ds, 'valid', scorer, { batchSize: cfg.evalBatchSize });
+      const valid = await evaluateRanking(ds, validSet, scorer, { batchSize: cfg.evalBatchSize, maskHistory: opts.maskHistory });
       const ndcg = valid.metrics['NDCG@10'];
       if (!best || ndcg > best.ndcg) {
         if (best) tf.dispose(best.weights);

@@ -25,6 +25,7 @@ import {
   type SeqModel,
   type TrainedBaseline,
   type TrainHooks,
+  type TrainOptions,
 } from './common';
 
 export type GRU4RecConfig = NeuralConfig;
@@ -98,9 +99,9 @@ function gru4recModel(numItems: number, c: GRU4RecConfig): SeqModel {
 }
 
 /** Train GRU4Rec on ds.samples.train with early stopping on valid NDCG@10. */
-export async function trainGRU4Rec(ds: Dataset, cfg?: Partial<GRU4RecConfig>, hooks?: TrainHooks): Promise<TrainedBaseline<GRU4RecConfig>> {
+export async function trainGRU4Rec(ds: Dataset, cfg?: Partial<GRU4RecConfig>, hooks?: TrainHooks, opts?: TrainOptions): Promise<TrainedBaseline<GRU4RecConfig>> {
   const c = validateGRU4RecConfig(cfg);
   const model = gru4recModel(ds.items.length - 1, c);
-  const run = await trainSeqModel('gru4rec', ds, c, model, hooks);
+  const run = await trainSeqModel('gru4rec', ds, c, model, hooks, opts);
   return asBaseline('GRU4Rec', model, c, run);
 }

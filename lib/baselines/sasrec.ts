@@ -27,6 +27,7 @@ import {
   type SeqModel,
   type TrainedBaseline,
   type TrainHooks,
+  type TrainOptions,
 } from './common';
 import { ConfigError } from '../util/errors';
 
@@ -142,9 +143,9 @@ function sasrecModel(numItems: number, c: SASRecConfig): SeqModel {
 }
 
 /** Train SASRec on ds.samples.train with early stopping on valid NDCG@10 (spec §5 selection rule). */
-export async function trainSASRec(ds: Dataset, cfg?: Partial<SASRecConfig>, hooks?: TrainHooks): Promise<TrainedBaseline<SASRecConfig>> {
+export async function trainSASRec(ds: Dataset, cfg?: Partial<SASRecConfig>, hooks?: TrainHooks, opts?: TrainOptions): Promise<TrainedBaseline<SASRecConfig>> {
   const c = validateSASRecConfig(cfg);
   const model = sasrecModel(ds.items.length - 1, c);
-  const run = await trainSeqModel('sasrec', ds, c, model, hooks);
+  const run = await trainSeqModel('sasrec', ds, c, model, hooks, opts);
   return asBaseline('SASRec', model, c, run);
 }

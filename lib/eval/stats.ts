@@ -155,21 +155,56 @@ export function pairedTTest(a: ArrayLike<number>, b: ArrayLike<number>, level = 
   return { n, meanA, meanB, meanDiff, sdDiff, t, df, p, ci: [meanDiff - q * se, meanDiff + q * se], level };
 }
 
+/** Per-sample ranks of one evaluation and the sample index of each: an EvalResult, or a stored copy (null = unrankable). */
+export interface RankedSamples {
+  ranks: ArrayLike<number | null>;
+  sampleIndex: ArrayLike<number>;
+}
+
 /**
- * Paired t-test of two evaluation results on one metric (e.g. 'NDCG@10'), pairing samples by sample.index.
- * Both results must cover the same samples.
+ * Per-sample values of `metric` in the sample order `order` (sample indices), averaged over several evaluations of
+ * the same samples (e.g. one per seed). Samples are matched by sample index, never by array position: two runs that
+ * list the samples in different orders pair up correctly. Runs on different samples are refused.
  */
-export function compareResults(a: EvalResult, b: EvalResult, metric = 'NDCG@10', level = 0.95): PairedTTest {
-  if (a.n !== b.n) throw new R2ecError(`compare: results cover ${a.n} and ${b.n} samples`);
-  const pos = new Map<number, number>();
-  b.sampleIndex.forEach((idx, i) => pos.set(idx, i));
-  const rb = new Float64Array(a.n);
-  for (let i = 0; i < a.n; i++) {
-    const j = pos.get(a.sampleIndex[i]);
-    if (j === undefined) throw new R2ecError(`compare: sample ${a.sampleIndex[i]} is missing from the second result`);
-    rb[i] = b.ranks[j];
+export function perSampleMean(evals: readonly RankedSamples[], metric: string, order: ArrayLike<number>): Float64Array {
+  if (evals.length === 0) throw new R2ecError('paired test: no evaluations');
+  const out = new Float64Array(order.length);
+  for (const e of evals) {
+    const pos = new Map<number, number>();
+    for (let i = 0; i < e.sampleIndex.length; i++) pos.set(e.sampleIndex[i], i);
+    if (pos.size !== order.length) throw new R2ecError(`paired test: evaluations cover ${pos.size} and ${order.length} samples; runs must use the same test samples`);
+    const ranks = Float64Array.from(e.ranks as ArrayLike<number | null>, (r) => (r === null ? Infinity : r));
+    const vals = metricPerSample(ranks, metric);
+    for (let i = 0; i < order.length; i++) {
+      const j = pos.get(order[i]);
+      if (j === undefined) throw new R2ecError(`paired test: sample ${order[i]} is missing from one of the runs; runs must use the same test samples`);
+      out[i] += vals[j] / evals.length;
+    }
   }
-  return pairedTTest(metricPerSample(a.ranks, metric), metricPerSample(rb, metric), level);
+  return out;
+}
+
+/**
+ * The one comparison of two methods (method spec §5, paper Table 1 †): a paired two-sided t-test on one metric over
+ * test samples, paired by sample index. Each side may be several runs (seeds) of the method; their per-sample values
+ * are averaged first.
+ */
+export function pairedComparison(
+  a: RankedSamples | readonly RankedSamples[],
+  b: RankedSamples | readonly RankedSamples[],
+  metric = 'NDCG@10',
+  level = 0.95,
+): PairedTTest {
+  const as = Array.isArray(a) ? (a as readonly RankedSamples[]) : [a as RankedSamples];
+  const bs = Array.isArray(b) ? (b as readonly RankedSamples[]) : [b as RankedSamples];
+  if (as.length === 0 || bs.length === 0) throw new R2ecError('paired test: no evaluations');
+  const order = as[0].sampleIndex;
+  return pairedTTest(perSampleMean(as, metric, order), perSampleMean(bs, metric, order), level);
+}
+
+/** Paired t-test of two evaluation results on one metric (e.g. 'NDCG@10'), pairing samples by sample.index. */
+export function compareResults(a: EvalResult, b: EvalResult, metric = 'NDCG@10', level = 0.95): PairedTTest {
+  return pairedComparison(a, b, metric, level);
 }
 
 export interface MeanStd {

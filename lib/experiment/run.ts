@@ -8,26 +8,41 @@ import { loadDataset } from '../data/registry';
 import type { Dataset, Sample } from '../data/types';
 import { initBackend, backendName } from '../model/backend';
 import { evaluateRanking, type EvalResult } from '../eval/evaluate';
-import { pairedTTest } from '../eval/stats';
-import { metricPerSample } from '../eval/metrics';
-import { trainPopularity } from '../baselines/popularity';
-import { trainSASRec } from '../baselines/sasrec';
-import { trainGRU4Rec } from '../baselines/gru4rec';
-import { trainCaser } from '../baselines/caser';
-import type { TrainedBaseline } from '../baselines/common';
-import { runRecPO } from '../train/recpo/worker';
+import { pairedComparison } from '../eval/stats';
+import { DEFAULT_KS } from '../eval/metrics';
+import { timeRequests } from '../eval/latency';
+import { trainBaseline } from '../baselines/index';
+import { recpoWorld, runRecPO } from '../train/recpo/worker';
 import type { RecCurves, RecResult } from '../train/recpo/loop';
 import { defaultWorld } from '../train/parallel';
 import { writeTable, type Row } from '../report/table';
 import { makeManifest, gitInfo } from '../util/manifest';
 import { sha256, stableStringify } from '../util/hash';
 import { hashSeed, makeRng, shuffleInPlace } from '../util/rng';
+import { R2ecError } from '../util/errors';
 import {
-  applyOverrides, isLMMethod, methodRecConfig, validateExperimentConfig, type ExperimentConfig, type MethodSpec,
+  applyOverrides, isBaseline, isLMMethod, methodRecConfig, validateExperimentConfig, type ExperimentConfig, type MethodSpec,
 } from './config';
 import { prepareLanguageModel, type PreparedLM } from './languageModel';
 
-export const metricColumns = (ks: number[] = [5, 10, 20]) => ks.flatMap((k) => [`HR@${k}`, `NDCG@${k}`]);
+export const metricColumns = (ks: number[] = DEFAULT_KS) => ks.flatMap((k) => [`HR@${k}`, `NDCG@${k}`]);
+
+/**
+ * Part of every method's cache key: bump it when code changes the numbers a finished result holds (v2: baselines
+ * early-stop on the experiment's valid subset, the key covers the evaluation settings, backend and ranks).
+ */
+export const PROTOCOL_VERSION = 2;
+
+/** How every method of an experiment selects its checkpoint / epoch (for captions and manifests). */
+export function selectionNote(validSamples: number, ofValid: number): string {
+  return (
+    `every method selects its checkpoint (LM methods) or early-stopping epoch (neural baselines) on valid NDCG@10 over ` +
+    `the same ${validSamples === ofValid ? `${validSamples} valid samples (the whole split)` : `seeded subset of ${validSamples} of ${ofValid} valid samples`}`
+  );
+}
+
+/** Ranking convention, for captions: a tie in scores counts against the target (metrics.ts 'pessimistic'). */
+export const TIES_NOTE = 'ties in scores count against the target (pessimistic ranking)';
 
 /** What is kept of an evaluation: JSON-safe (unrankable = null rank). */
 export interface StoredEval {
@@ -106,46 +121,34 @@ export function slug(name: string): string {
   return name.normalize('NFKD').replace(/[^\w.-]+/g, '_').replace(/^_+|_+$/g, '') || 'method';
 }
 
+/**
+ * Train a baseline through the BASELINES registry, early-stopping on the experiment's valid subset (the samples every
+ * method selects on), then evaluate valid + test and time `eval.latencyRequests` requests at batch 1.
+ */
 async function runBaseline(ds: Dataset, cfg: ExperimentConfig, m: MethodSpec, valid: Sample[], test: Sample[]): Promise<MethodResult> {
   const local = applyOverrides(cfg, m.set ?? {});
+  if (!isBaseline(m.kind)) throw new R2ecError(`${m.name}: ${m.kind} is not a baseline`);
+  const section = m.kind === 'popularity' ? undefined : (local[m.kind] as Record<string, unknown>);
+  const evalOpts = { ks: local.eval.ks, maskHistory: local.eval.maskHistory };
   const t0 = performance.now();
-  let trained: TrainedBaseline;
-  if (m.kind === 'popularity') trained = trainPopularity(ds);
-  else if (m.kind === 'sasrec') trained = await trainSASRec(ds, local.sasrec);
-  else if (m.kind === 'gru4rec') trained = await trainGRU4Rec(ds, local.gru4rec);
-  else trained = await trainCaser(ds, local.caser);
+  const trained = await trainBaseline(m.kind, ds, section, undefined, { valid, maskHistory: evalOpts.maskHistory });
   const trainSec = (performance.now() - t0) / 1000;
   const t1 = performance.now();
-  const evalOpts = { ks: local.eval.ks, maskHistory: local.eval.maskHistory };
   const v = await evaluateRanking(ds, valid, trained.scorer, evalOpts);
   const tTest = performance.now();
   const t = await evaluateRanking(ds, test, trained.scorer, evalOpts);
   const testSec = (performance.now() - tTest) / 1000;
   const evalSec = (performance.now() - t1) / 1000;
   // latency per request at batch 1 (score the whole catalog for one user), as for the LM methods
-  let latency: MethodResult['latency'];
   const reqs = test.slice(0, local.eval.latencyRequests);
-  if (reqs.length > 0) {
-    const once = async (s: Sample) => {
-      const out = await trained.scorer([s]);
-      if (!Array.isArray(out)) {
-        out.dataSync();
-        out.dispose();
-      }
-    };
-    await once(reqs[0]);
-    const per: number[] = [];
-    for (const s of reqs) {
-      const t2 = performance.now();
-      await once(s);
-      per.push((performance.now() - t2) / 1000);
+  const latency = reqs.length === 0 ? undefined : await timeRequests(reqs, async (s) => {
+    const out = await trained.scorer([s]);
+    if (!Array.isArray(out)) {
+      out.dataSync();
+      out.dispose();
     }
-    const sorted = [...per].sort((a, b) => a - b);
-    latency = {
-      perRequestSec: per, perRequestTokens: per.map(() => 0), meanSec: per.reduce((a, b) => a + b, 0) / per.length,
-      medianSec: sorted[Math.floor(sorted.length / 2)], meanReasoningTokens: 0,
-    };
-  }
+    return 0;
+  });
   const result: MethodResult = {
     name: m.name, kind: m.kind, valid: store(v), test: store(t), trainSec, evalSec, curves: trained.curves,
     bestStep: trained.bestEpoch, configHash: '', config: trained.config, latency,
@@ -171,7 +174,7 @@ export interface ResultTable {
  * Test metrics per method. For the first R²ec-kind method, each metric is compared with the best other method on
  * that metric: relative improvement and a paired two-sided t-test on the per-sample values (the paper's protocol).
  */
-export function buildTable(methods: MethodResult[], ks: number[] = [5, 10, 20]): ResultTable {
+export function buildTable(methods: MethodResult[], ks: number[] = DEFAULT_KS): ResultTable {
   const METRIC_COLUMNS = metricColumns(ks);
   const rows: Row[] = methods.map((m) => {
     const row: Row = { Method: m.name };
@@ -185,7 +188,7 @@ export function buildTable(methods: MethodResult[], ks: number[] = [5, 10, 20]):
   if (!ref || others.length === 0) return { rows };
   const comparison = METRIC_COLUMNS.map((metric) => {
     const best = others.reduce((a, b) => (b.test.metrics[metric] > a.test.metrics[metric] ? b : a));
-    const tt = pairedTTest(metricPerSample(storedRanks(ref.test), metric), metricPerSample(storedRanks(best.test), metric));
+    const tt = pairedComparison(ref.test, best.test, metric); // paired by sample index
     return { metric, best: best.name, improvementPct: improvement(ref.test.metrics[metric], best.test.metrics[metric]), p: tt.p };
   });
   return { rows, comparison, reference: ref.name };
@@ -203,7 +206,7 @@ function comparisonText(t: ResultTable): string {
 }
 
 /** Write metrics.{csv,md,tex} with best/second marks and significance daggers on the reference row. */
-export function writeResultTable(dir: string, name: string, t: ResultTable, caption: string, label: string, ks: number[] = [5, 10, 20]): void {
+export function writeResultTable(dir: string, name: string, t: ResultTable, caption: string, label: string, ks: number[] = DEFAULT_KS): void {
   const better = Object.fromEntries(metricColumns(ks).map((k) => [k, 'higher' as const]));
   const sig = new Map((t.comparison ?? []).map((c) => [c.metric, c.p < 0.05 && (c.improvementPct ?? 0) > 0]));
   writeTable(dir, name, t.rows, {
@@ -250,9 +253,12 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
     const t0 = performance.now();
     const file = path.join(outDir, 'methods', `${slug(m.name)}.json`);
     const local = applyOverrides(cfg, m.set ?? {});
+    // every setting that changes a number of this method's result (its training config, the data, the evaluated
+    // samples, the evaluation settings, the backend, and the ranks of an LM run), so a changed setting retrains it
+    const common = { v: PROTOCOL_VERSION, validIdx, testIdx, eval: local.eval, backend: backendName() };
     const hashInput = isLMMethod(m.kind)
-      ? { rec: methodRecConfig(cfg, m), lm: lm!.key, validIdx, testIdx, eval: local.eval }
-      : { kind: m.kind, sasrec: local.sasrec, gru4rec: local.gru4rec, caser: local.caser, validIdx, testIdx, data: ds.provenance.key };
+      ? { ...common, rec: methodRecConfig(cfg, m), lm: lm!.key, world: recpoWorld(world, methodRecConfig(cfg, m)) }
+      : { ...common, kind: m.kind, config: m.kind === 'popularity' ? null : local[m.kind as 'sasrec' | 'gru4rec' | 'caser'], data: ds.provenance.key };
     const configHash = sha256(stableStringify(hashInput)).slice(0, 16);
     if (cfg.resume && fs.existsSync(file)) {
       const prev = JSON.parse(fs.readFileSync(file, 'utf8')) as MethodResult;
@@ -318,7 +324,8 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
     world,
     evaluation: {
       validSamples: valid.length, testSamples: test.length, ofValid: ds.samples.valid.length, ofTest: ds.samples.test.length,
-      note: 'seeded subsets, identical for every method; full ranking over the catalog, history masked, pad never ranked, pessimistic ties',
+      note: `seeded subsets, identical for every method; full ranking over the catalog, history ${cfg.eval.maskHistory ? 'masked' : 'not masked'}, pad never ranked, ${TIES_NOTE}`,
+      selection: selectionNote(valid.length, ds.samples.valid.length),
     },
     languageModel: lm ? { key: lm.key, parameters: lm.parameters, tokens: lm.tokens, cached: lm.cached, model: lm.model } : undefined,
     durationsSec: durations,
@@ -326,8 +333,9 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
     methodCommits: Object.fromEntries(methods.map((m) => [m.name, m.commit ?? 'unknown'])),
   });
   const caption =
-    `${cfg.experiment} on ${ds.name}${ds.provenance.synthetic ? ' (synthetic)' : ''}: test metrics over ${test.length} samples ` +
-    `(profile ${cfg.profile}, seed ${cfg.seed}, backend ${backendName()}). Best per column in bold, second underlined.`;
+    `${cfg.experiment} on ${ds.name}${ds.provenance.synthetic ? ' (synthetic)' : ''}: test metrics over n = ${test.length} test samples ` +
+    `(profile ${cfg.profile}, seed ${cfg.seed}, backend ${backendName()}); ${TIES_NOTE}; ${selectionNote(valid.length, ds.samples.valid.length)}. ` +
+    `Best per column in bold, second underlined.`;
   writeResultTable(outDir, 'metrics', table, caption, `tab:${slug(cfg.experiment)}-${slug(cfg.dataset)}`, cfg.eval.ks);
   fs.writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2));
   fs.writeFileSync(

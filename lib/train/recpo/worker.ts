@@ -8,6 +8,7 @@ import { initBackend } from '../../model/backend';
 import { runSpmd, type Collective } from '../parallel';
 import { disposeContext, makeContext, type RecJob } from './context';
 import { trainRank, type RecHooks, type RecResult } from './loop';
+import type { RecPOConfig } from './config';
 
 export async function recpoRank(job: RecJob, comm: Collective, hooks?: RecHooks): Promise<RecResult> {
   const t0 = performance.now();
@@ -20,8 +21,13 @@ export async function recpoRank(job: RecJob, comm: Collective, hooks?: RecHooks)
   }
 }
 
-/** Run a RecPO job on min(world, usersPerStep) ranks; returns rank 0's result. */
+/** Ranks a RecPO run uses: at most one per user of a step (the rollout seeds depend on it, so results do too). */
+export function recpoWorld(world: number, cfg: Pick<RecPOConfig, 'usersPerStep'>): number {
+  return Math.min(world, Math.max(1, cfg.usersPerStep));
+}
+
+/** Run a RecPO job on recpoWorld(world) ranks; returns rank 0's result. */
 export function runRecPO(job: RecJob, world: number, hooks?: RecHooks): Promise<RecResult> {
   fs.mkdirSync(job.workDir, { recursive: true });
-  return runSpmd<RecResult>({ module: path.join(__dirname, 'worker.ts'), fn: 'recpoRank', job }, recpoRank as never, Math.min(world, Math.max(1, job.config.usersPerStep)), hooks);
+  return runSpmd<RecResult>({ module: path.join(__dirname, 'worker.ts'), fn: 'recpoRank', job }, recpoRank as never, recpoWorld(world, job.config), hooks);
 }

@@ -1,4 +1,4 @@
-// lib/report/paper.ts: section tables from hand-built MethodResults (means ± std over seeds, best-baseline choice,
+// lib/paper/: section tables from hand-built MethodResults (means ± std over seeds, best-baseline choice,
 // improvement, significance marks, cold-start counts), LaTeX structure with dataset column groups, sweeps, latency
 // statistics, behaviour-study inputs and kappa, the section writer and the results index.
 import assert from 'node:assert/strict';
@@ -29,7 +29,6 @@ import {
   latencyStats,
   metricsTable,
   movingAverage,
-  perSampleMean,
   profileFromEnv,
   reasoningTexts,
   runGrid,
@@ -45,7 +44,8 @@ import {
   type DatasetRuns,
   type Run,
   type SectionTable,
-} from '../lib/report/paper';
+} from '../lib/paper/index';
+import { perSampleMean } from '../lib/eval/stats';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'r2ec-paper-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
