@@ -125,7 +125,7 @@ export async function runSpmd<R>(
   const workers: Worker[] = [];
   const exits: Promise<void>[] = [];
   for (let r = 1; r < world; r++) {
-    const w = new Worker(path.join(__dirname, 'spmdWorker.js'), {
+    const w = new Worker(path.join(__dirname, 'spmd-worker.js'), {
       workerData: { task, rank: r, world, space, timeoutMs },
       env: process.env,
       stderr: false,
@@ -159,7 +159,7 @@ export async function runSpmd<R>(
   }
 }
 
-/** Worker side (called by spmdWorker.js). */
+/** Worker side (called by spmd-worker.js). */
 export async function workerMain(data: {
   task: SpmdTask;
   rank: number;
