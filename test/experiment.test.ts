@@ -13,6 +13,7 @@ import { runRecPO } from '../lib/train/recpo/worker';
 import type { RecJob } from '../lib/train/recpo/context';
 import { loadDataset } from '../lib/data/registry';
 import { ConfigError, R2ecError } from '../lib/util/errors';
+import { DEFAULT_KS } from '../lib/eval/metrics';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'r2ec-exp-'));
 process.env.R2EC_LM_CACHE = path.join(tmp, 'lm');
@@ -156,7 +157,7 @@ async function recJob(extra: Partial<RecJob['config']>, workDir: string): Promis
     workDir,
     latencyRequests: 0,
     keepTexts: 2,
-    eval: { ks: [5, 10, 20], maskHistory: true },
+    eval: { ks: [...DEFAULT_KS], maskHistory: true },
   };
 }
 

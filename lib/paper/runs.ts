@@ -1,6 +1,6 @@
 // The runs behind a section, grouped per dataset (one entry per seed, the same methods in each), and the datasets a
 // section runs on by default. Everything a section shows is computed from these MethodResults, nothing typed in.
-import type { ExperimentResult, MethodResult } from '../experiment/run';
+import type { MethodResult } from '../experiment/run';
 import type { Run } from '../experiment/grid';
 import type { Profile } from '../experiment/config';
 import { availableDatasets, dataRoot } from '../data/registry';
