@@ -1,7 +1,7 @@
 // Reporting for notebooks and experiments: tables (CSV/Markdown/LaTeX), Plotly figure specs in one print style,
 // static SVG/PNG export through headless Chromium, and inline display in the tslab kernel.
 //
-//   import { writeTable, lineChart, exportFigures, showTable, showFigure } from './lib/report';
+//   import { writeTable, lineChart, exportFigures, showTable, showFigure } from './lib/report/index';
 export {
   toCsv,
   toMarkdown,
