@@ -116,6 +116,11 @@ test('metricsTable: mean ± std over seeds, best baseline per metric among basel
   assert.equal(ref['A HR@5'], 0.5);
   assert.equal(ref['_std:A HR@5'], 0);
   assert.equal(ref['_std:B HR@5'], undefined, 'one seed: no std');
+  // the caption gives n per dataset, the tie rule and the samples every method selected on
+  const caption = String(t.table.options.caption);
+  assert.match(caption, /A \(n=4 test samples\), B \[synthetic data\] \(n=3 test samples\)/);
+  assert.match(caption, /ties in scores count against the target \(pessimistic ranking\)/);
+  assert.match(caption, /selected its checkpoint or early-stopping epoch on valid NDCG@10 over the same valid samples \(A: n=4, B: n=3\)/);
 
   // HR@10 on A: SASRec (all rank 10 → 1.0) beats Popularity (0.5); w/o reasoning (1.0) is no baseline
   const hr10 = t.comparison.find((c) => c.dataset === 'A' && c.metric === 'HR@10')!;

@@ -5,6 +5,7 @@ import type { Row, ColumnSpec, Direction } from '../report/table';
 import { axisLabel, scatterChart, type Figure } from '../report/figures';
 import { meanStd } from '../eval/stats';
 import { quantile } from '../eval/latency';
+import { TIES_NOTE } from '../experiment/run';
 import { datasetLabel, describeRuns, methodNames, methodOverSeeds, type DatasetRuns } from './runs';
 import type { ColumnGroup, SectionTable } from './section';
 
@@ -87,7 +88,7 @@ export function latencyTable(data: DatasetRuns[], hardware: string, opts: { name
       caption:
         `Inference cost per request at batch 1 (reasoning generation + scoring the whole catalog for LM methods, scoring the ` +
         `catalog for SASRec), measured on ${hardware}; ${describeRuns(data)}. Throughput = timed requests / their total time ` +
-        `(batch 1). Requests = timed test requests (pooled over seeds).`,
+        `(batch 1). Requests = timed test requests (pooled over seeds). NDCG@10 over the test samples; ${TIES_NOTE}.`,
     },
   };
 }
