@@ -1,4 +1,4 @@
-// Kernel-level timings on the current backend, for working on lib/model/wasmKernels.ts and the decoder (the
+// Kernel-level timings on the current backend, for working on lib/model/wasm-kernels.ts and the decoder (the
 // end-to-end figures are `r2ec bench`). Shapes are those of the reference configuration (B 8, T 128, d 128,
 // 4 heads, vocab 2000). With --profile, a training step is profiled instead and its kernels ranked.
 //   node --import tsx bench/kernels.ts [--profile [--shape ref|mid|wide|generate|recpo] [--detail]]

@@ -5,7 +5,7 @@
 // installation (--nodedir), and links Debian's OpenBLAS (libopenblas-dev).
 //
 // A missing prerequisite or a failed build never fails the install: the workbench then uses the wasm kernels (one
-// log line at start-up, lib/model/nativeKernels.ts). Exceptions: R2EC_NATIVE=0 skips the build; R2EC_NATIVE=1 makes
+// log line at start-up, lib/model/native-kernels.ts). Exceptions: R2EC_NATIVE=0 skips the build; R2EC_NATIVE=1 makes
 // a failed build an error (the same contract as at run time).
 'use strict';
 const { spawnSync } = require('node:child_process');

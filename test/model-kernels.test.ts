@@ -1,4 +1,4 @@
-// The wasm kernels we replace or add (lib/model/wasmKernels.ts, lib/model/backend.ts), checked against naive
+// The wasm kernels we replace or add (lib/model/wasm-kernels.ts, lib/model/backend.ts), checked against naive
 // float64 JavaScript on random shapes: BatchMatMul (batch > 1, transposes, batch broadcast, rank 4, both the
 // direct and the swapped-transpose strategy), Slice (contiguous and strided, int32 and float32, size −1), OneHot
 // (float32 output: the stock wasm kernel wrote int32 bits there) and UnsortedSegmentSum (the gather gradient).

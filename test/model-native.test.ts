@@ -1,5 +1,5 @@
-// The native kernels (issue 10; native/, lib/model/nativeKernels.ts, lib/model/fusedKernels.ts):
-//  - every replaced kernel against the kernel it replaced (the stock wasm kernel, or ./wasmKernels' fix), on the
+// The native kernels (issue 10; native/, lib/model/native-kernels.ts, lib/model/fused-kernels.ts):
+//  - every replaced kernel against the kernel it replaced (the stock wasm kernel, or ./wasm-kernels' fix), on the
 //    layouts a training step produces, the broadcasts it hands back, and special values (−1e9 masks, 0, ±inf, NaN);
 //  - every fused op against the tfjs formulation the decoder and the optimizer use without it: values and
 //    gradients, including grouped-query attention with a cache offset, a window and left-padded rows;
@@ -14,8 +14,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { tf, initBackend, nativeStatus } from '../lib/model/backend';
-import { broadcastKind, nativeMode, stockKernel } from '../lib/model/nativeKernels';
-import { fusedAdamW, fusedAttention, fusedOpsActive, fusedRmsNorm, fusedRope, fusedSumSquares, fusedSwiglu } from '../lib/model/fusedKernels';
+import { broadcastKind, nativeMode, stockKernel } from '../lib/model/native-kernels';
+import { fusedAdamW, fusedAttention, fusedOpsActive, fusedRmsNorm, fusedRope, fusedSumSquares, fusedSwiglu } from '../lib/model/fused-kernels';
 import { makeRng, type Rng } from '../lib/util/rng';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -380,7 +380,7 @@ function child(code: string, env: Record<string, string>): { status: number | nu
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const SNIPPET = `const b = require('./lib/model/backend'); b.initBackend({ log: false }).then(() => { const s = b.nativeStatus(); console.log(JSON.stringify({ active: s.active, mode: s.mode, fused: require('./lib/model/fusedKernels').fusedOpsActive() })); }, (e) => { console.error('ERROR ' + e.message); process.exit(3); });`;
+const SNIPPET = `const b = require('./lib/model/backend'); b.initBackend({ log: false }).then(() => { const s = b.nativeStatus(); console.log(JSON.stringify({ active: s.active, mode: s.mode, fused: require('./lib/model/fused-kernels').fusedOpsActive() })); }, (e) => { console.error('ERROR ' + e.message); process.exit(3); });`;
 
 test('fallback: R2EC_NATIVE=0 never loads the module and says nothing; a module that cannot load falls back with ONE log line', () => {
   const off = child(SNIPPET, { R2EC_NATIVE: '0' });

@@ -1,5 +1,5 @@
 // `r2ec bench` (= `npm run bench`): throughput of the workbench on this machine, at the level of the model engine
-// and of the recommender (issue 10). Each kernel set — the native kernels (lib/model/nativeKernels.ts) and the wasm
+// and of the recommender (issue 10). Each kernel set — the native kernels (lib/model/native-kernels.ts) and the wasm
 // kernels — runs in a child process of its own (R2EC_NATIVE=1 / 0), one after the other, in the same run:
 //   (a) LM training (forward + backward + AdamW), 1 and 2 data-parallel ranks, at the stack notes' reference shape
 //       and two larger ones (TRAIN_SHAPES);

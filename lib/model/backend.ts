@@ -1,11 +1,11 @@
 // Backend selection, once per process, and the wasm gaps closed (stack notes "TensorFlow.js on the wasm backend").
 //   R2EC_BACKEND=tensorflow|wasm|cpu. Default: tfjs-node-gpu ('tensorflow') if it loads, else wasm, else cpu.
 //   An explicit choice that cannot load is an error, never a silent fallback.
-//   On wasm, the native kernels (./nativeKernels, R2EC_NATIVE) replace the hot kernels when their module loads.
+//   On wasm, the native kernels (./native-kernels, R2EC_NATIVE) replace the hot kernels when their module loads.
 import * as tf from '@tensorflow/tfjs';
 import { R2ecError } from '../util/errors';
-import { registerWasmKernelFixes } from './wasmKernels';
-import { installNativeKernels, type NativeStatus } from './nativeKernels';
+import { registerWasmKernelFixes } from './wasm-kernels';
+import { installNativeKernels, type NativeStatus } from './native-kernels';
 import { isMainThread } from 'node:worker_threads';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -15,7 +15,7 @@ let chosen: BackendName | undefined;
 let pending: Promise<BackendName> | undefined;
 
 export { tf };
-export { nativeStatus, type NativeStatus } from './nativeKernels';
+export { nativeStatus, type NativeStatus } from './native-kernels';
 
 /** The backend in use (after initBackend). */
 export function backendName(): BackendName {
@@ -107,7 +107,7 @@ let fixesInstalled = false;
  * - UnsortedSegmentSum is missing on wasm, so gather (embedding lookup) has no gradient there: register a JS kernel.
  * - OneHot on wasm ignores its dtype (float32 one-hots hold int32 bits), which broke the token-loss gradient.
  * - GatherV2 (embedding lookups), Slice, and BatchMatMul with batch > 1 or transpose flags (which the built-in matMul gradient uses), take slow
- *   paths on wasm: faster kernels in ./wasmKernels.
+ *   paths on wasm: faster kernels in ./wasm-kernels.
  */
 function installKernelFixes(name: BackendName): void {
   if (fixesInstalled) return;

@@ -4,11 +4,11 @@
 // states, and `lmLogits` turns them into token logits.
 //
 // Performance notes (wasm backend, stack notes): attention runs as rank-4 [B,H,T,Dh] batched matMuls (fast kernels
-// in ./wasmKernels), rotary positions are one small matMul with a fixed signed permutation plus two elementwise
+// in ./wasm-kernels), rotary positions are one small matMul with a fixed signed permutation plus two elementwise
 // products, and masks are built from constants (no `where` on trained values, so gradients exist). With the native
-// kernels active, RMSNorm, rotary positions, attention and SwiGLU each run as one fused kernel (./fusedKernels).
+// kernels active, RMSNorm, rotary positions, attention and SwiGLU each run as one fused kernel (./fused-kernels).
 import { tf } from './backend';
-import { fusedAttention, fusedRmsNorm, fusedRope, fusedSwiglu } from './fusedKernels'; // native kernels when active (issue 10)
+import { fusedAttention, fusedRmsNorm, fusedRope, fusedSwiglu } from './fused-kernels'; // native kernels when active (issue 10)
 import { headDim, type ModelConfig } from './config';
 import { makeRng, hashSeed } from '../util/rng';
 import { R2ecError } from '../util/errors';

@@ -5,7 +5,7 @@
 // then runs its own tfjs formulation, which is also the reference these ops are tested against
 // (test/model-native.test.ts).
 import * as tf from '@tensorflow/tfjs';
-import { loadNative, nativeStatus, type NativeModule } from './nativeKernels';
+import { loadNative, nativeStatus, type NativeModule } from './native-kernels';
 
 interface TensorData {
   memoryOffset: number;

@@ -1,7 +1,7 @@
 // Native kernels for the wasm backend (issue 10): a small N-API module (native/, built at `npm ci` against Debian's
 // OpenBLAS) that computes *in place on the wasm heap*, registered as replacements for the wasm kernels that
 // dominate a training step (`node --import tsx bench/kernels.ts --profile`).
-//   R2EC_NATIVE unset: use the module when it loads, else today's wasm kernels (./wasmKernels) with one log line.
+//   R2EC_NATIVE unset: use the module when it loads, else today's wasm kernels (./wasm-kernels) with one log line.
 //   R2EC_NATIVE=1: the module is required on the wasm backend; if it cannot load that is an error. (Other backends
 //   have kernels of their own: there the variable has no effect.)
 //   R2EC_NATIVE=0: never load it (the wasm kernels).
@@ -23,7 +23,7 @@ export interface NativeModule {
   softmax(heap: ArrayBuffer, xOff: number, outOff: number, rows: number, cols: number): void;
   softmaxGrad(heap: ArrayBuffer, yOff: number, dyOff: number, outOff: number, rows: number, cols: number): void;
   transpose0213(heap: ArrayBuffer, xOff: number, outOff: number, d0: number, d1: number, d2: number, d3: number): void;
-  // fused model ops (./fusedKernels)
+  // fused model ops (./fused-kernels)
   rmsNorm(heap: ArrayBuffer, xOff: number, wOff: number, yOff: number, rsOff: number, N: number, d: number, eps: number, plusOne: boolean): void;
   rmsNormGrad(heap: ArrayBuffer, xOff: number, wOff: number, rsOff: number, dyOff: number, dxOff: number, dwOff: number, N: number, d: number, plusOne: boolean): void;
   swiglu(heap: ArrayBuffer, gOff: number, uOff: number, yOff: number, n: number): void;
@@ -301,7 +301,7 @@ function shareKernel(original: tf.KernelFunc, isCast: boolean) {
 
 const stock = new Map<string, tf.KernelFunc>();
 
-/** The kernel that `name` replaced (the stock wasm kernel, or ./wasmKernels' fix): tests compare against it. */
+/** The kernel that `name` replaced (the stock wasm kernel, or ./wasm-kernels' fix): tests compare against it. */
 export function stockKernel(name: string): tf.KernelFunc | undefined {
   return stock.get(name);
 }

@@ -1,7 +1,7 @@
 // AdamW with global-norm gradient clipping, written out so that its state is plain tensors we can checkpoint
 // and restore exactly (resume-after-kill must reproduce an uninterrupted run).
 import { tf } from '../model/backend';
-import { fusedAdamW, fusedSumSquares } from '../model/fusedKernels'; // one native kernel per parameter when active (issue 10)
+import { fusedAdamW, fusedSumSquares } from '../model/fused-kernels'; // one native kernel per parameter when active (issue 10)
 import type { Params } from '../model/decoder';
 import { paramsToArrays, type NamedArrays } from '../model/checkpoint';
 import { ConfigError, R2ecError } from '../util/errors';

@@ -67,6 +67,12 @@ float* at(Args& a, uint8_t* heap, size_t len, int64_t off, int64_t count) {
     a.fail("tensor outside the heap (bad offset or size)");
     return nullptr;
   }
+  if (off == 0 && count > 0) {
+    // address 0 is never a tensor: the wasm allocator returned NULL for it (the 4 GiB heap is exhausted). Writing
+    // there would corrupt the wasm module's own memory, so stop with the reason instead.
+    a.fail("the wasm heap is exhausted (an allocation of the tfjs wasm backend returned NULL); use a smaller model or batch");
+    return nullptr;
+  }
   return reinterpret_cast<float*>(heap + off);
 }
 
@@ -434,7 +440,7 @@ napi_value Transpose0213(napi_env env, napi_callback_info info) {
 }
 
 // ------------------------------------------------------------------------------------------------------------------
-// Fused model ops (lib/model/fusedKernels.ts): one kernel forward and one backward instead of tfjs's chains of
+// Fused model ops (lib/model/fused-kernels.ts): one kernel forward and one backward instead of tfjs's chains of
 // elementwise kernels, each of which costs a pass over memory and tens of microseconds of JavaScript.
 
 // rmsNorm(heap, xOff, wOff, yOff, rsOff, N, d, eps, plusOne): rs[n] = (mean_j x² + eps)^(−1/2), y = x·rs·w' (w' = w or 1 + w)
