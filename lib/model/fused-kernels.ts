@@ -232,12 +232,16 @@ export function fusedAdamW(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tenso
   return run('R2ecAdamW', { p, g, m, v }, { ...a }) as [tf.Tensor, tf.Tensor, tf.Tensor];
 }
 
-/** Σ x² of each tensor, in double (the global gradient norm without a kernel chain per tensor), or undefined. */
+/**
+ * Σ x² over the tensors (the global gradient norm without a kernel chain per tensor), or undefined. Each tensor's
+ * sum is taken in double and the total is rounded to float32 like the tfjs formulation's float32 result, so that it
+ * overflows to Infinity where that one does: the optimizer's NaN guard relies on a non-finite norm.
+ */
 export function fusedSumSquares(xs: tf.Tensor[]): number | undefined {
   const m = native();
   if (!m || !xs.every((x) => x.dtype === 'float32')) return undefined;
   const be = tf.backend() as unknown as WasmBackend;
   let s = 0;
-  for (const x of xs) s += x.size ? (m.sumSquares(heap(be), off(be, x), x.size) as unknown as number) : 0;
+  for (const x of xs) s = Math.fround(s + (x.size ? Math.fround(m.sumSquares(heap(be), off(be, x), x.size)) : 0));
   return s;
 }

@@ -461,10 +461,11 @@ napi_value RmsNorm(napi_env env, napi_callback_info info) {
   for (int64_t n = 0; n < N; n++) {
     const float* x = X + n * d;
     float* y = Y + n * d;
-    double ss = 0;
+    // float32 like the tfjs formulation (mean(square(x))): the same overflow to inf (then rs = 0) on diverged weights
+    float ss = 0;
 #pragma omp simd reduction(+ : ss)
-    for (int64_t j = 0; j < d; j++) ss += static_cast<double>(x[j]) * x[j];
-    const float rs = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(d) + eps));
+    for (int64_t j = 0; j < d; j++) ss += x[j] * x[j];
+    const float rs = 1.0f / __builtin_sqrtf(ss / static_cast<float>(d) + static_cast<float>(eps));
     RS[n] = rs;
 #pragma omp simd
     for (int64_t j = 0; j < d; j++) y[j] = x[j] * rs * w[j];
@@ -495,10 +496,10 @@ napi_value RmsNormGrad(napi_env env, napi_callback_info info) {
     const float* dy = DY + n * d;
     float* dx = DX + n * d;
     const float rs = RS[n];
-    double dot = 0;
+    float dot = 0;
 #pragma omp simd reduction(+ : dot)
-    for (int64_t j = 0; j < d; j++) dot += static_cast<double>(dy[j]) * w[j] * x[j];
-    const float c = static_cast<float>(dot / static_cast<double>(d)) * rs * rs * rs;
+    for (int64_t j = 0; j < d; j++) dot += dy[j] * w[j] * x[j];
+    const float c = dot / static_cast<float>(d) * rs * rs * rs;
 #pragma omp simd
     for (int64_t j = 0; j < d; j++) dx[j] = rs * dy[j] * w[j] - c * x[j];
     double* acc = dw.data();
