@@ -6,6 +6,12 @@ import { forward, lmLogits, padBatch, disposeParams } from '../model/decoder';
 import { backboneReport, loadBackbone, resolveBackbone, type BackboneReport } from '../model/hf/backbone';
 import { loadHFTokenizer } from '../text/hf-tokenizer';
 import { ConfigError } from '../util/errors';
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadDataset } from '../data/registry';
+import { makeConfig, parseSets, validateExperimentConfig, PROFILES, type Profile } from '../experiment/config';
+import { exportBackbone, prepareBackbone, shippedBackboneRoot } from '../experiment/backbone';
+import { defaultWorld } from '../train/parallel';
 
 function gb(bytes: number): string {
   if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
@@ -56,8 +62,56 @@ export async function backboneLogits(dir: string, ids: number[], opts: { base?: 
   }
 }
 
+interface TrainOptions {
+  profile: string;
+  set: string[];
+  world?: string;
+  ship: boolean;
+}
+
+/**
+ * `r2ec backbone train <dataset>`: the backbone stage alone (tokenizer, warm-up, retrieval alignment), resumable —
+ * rerun the same command after a kill. With --ship the result is copied to backbones/<dataset>/ with its manifest,
+ * so that a clone of the repository starts every experiment of this config from it.
+ */
+export async function backboneTrainCommand(dataset: string, o: TrainOptions): Promise<void> {
+  const set: Record<string, unknown> = { ...parseSets(o.set) };
+  if (o.world !== undefined) set.world = Number(o.world);
+  const cfg = makeConfig({ profile: o.profile as Profile, dataset, experiment: 'backbone', set });
+  await initBackend({ log: true });
+  const ds = await loadDataset(cfg.dataset, cfg.datasetOptions as never);
+  validateExperimentConfig(cfg, ds.items.length - 1);
+  const world = cfg.world > 0 ? cfg.world : defaultWorld();
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  const t0 = performance.now();
+  const b = await prepareBackbone(ds, cfg, world, {
+    log,
+    onStep: (i) => {
+      if (i.step % 10 === 0 || i.step <= 3 || i.step === i.steps) log(`  step ${i.step}/${i.steps} loss ${i.loss.toFixed(4)} lm ${i.lmLoss.toFixed(3)} ${i.samplesPerSec.toFixed(1)} samples/s, ${i.tensors} tensors (${((performance.now() - t0) / 60000).toFixed(1)} min)`);
+    },
+    onEval: (i) => log(`  valid NDCG@10 at step ${i.step}: ${i.direct.toFixed(4)} (after the prompt), ${i.reasoning.toFixed(4)} (after a reasoning); cosine uu/ii/ui ${i.cos.map((c) => c.toFixed(3)).join('/')}`),
+  });
+  log(`backbone (${b.source}): ${b.checkpoint}`);
+  if (o.ship) {
+    if (!b.alignment) throw new ConfigError('--ship', `nothing to ship: the backbone is "${b.source}" (backbone.steps = ${cfg.backbone.steps})`);
+    const dest = path.join(shippedBackboneRoot(), ds.name);
+    fs.rmSync(dest, { recursive: true, force: true });
+    exportBackbone(b.checkpoint, dest, b.alignment.manifest);
+    fs.writeFileSync(path.join(dest, 'curves.json'), JSON.stringify(b.alignment.curves));
+    log(`shipped to ${path.relative(process.cwd(), dest)} (commit it with the manifest)`);
+  }
+}
+
 export function registerBackboneCommands(program: Command): void {
-  const bb = program.command('backbone').description('Hugging Face backbones: inspect a checkpoint folder, print reference logits');
+  const bb = program.command('backbone').description('the backbone LM methods start from: train (and ship) the small one, inspect Hugging Face checkpoints');
+
+  bb.command('train <dataset>')
+    .description('train the backbone stage (tokenizer, warm-up, retrieval alignment) for a dataset and profile; resumable')
+    .option('-p, --profile <profile>', `profile: ${PROFILES.join(' | ')}`, 'quick')
+    .option('-s, --set <key=value>', 'override a config field (repeatable), e.g. backbone.steps=500', (v: string, acc: string[]) => acc.concat(v), [])
+    .option('-w, --world <n>', 'data-parallel ranks (default: R2EC_WORKERS or min(2, cores))')
+    .option('--ship', 'copy the trained backbone to backbones/<dataset>/ (shipped with the repository)', false)
+    .action((dataset: string, o: TrainOptions) => backboneTrainCommand(dataset, o));
 
   bb.command('info <dir>')
     .description('architecture, sizes, parameters, stored dtype and the memory it needs (reads config.json and the safetensors headers only)')

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RECPO_DEFAULTS, validateRecPOConfig, type RecPOConfig, type RecVariant } from '../train/recpo/config';
 import { validateLMTrainConfig, type LMTrainConfig } from '../train/lm';
+import { BACKBONE_DEFAULTS, validateBackboneConfig, type BackboneConfig } from '../train/backbone';
 import { WARMUP_ANSWERS, type WarmupAnswer } from '../text/corpus';
 import { PRESETS } from '../model/config';
 import { DEFAULT_KS } from '../eval/metrics';
@@ -74,6 +75,8 @@ export interface ExperimentConfig {
   model: { preset: string; vocabSize: number; maxSeqLen: number; backbone: string };
   tokenizer: { maxChars: number };
   warmup: WarmupConfig;
+  /** the backbone stage: retrieval alignment after the warm-up, the start of every LM method (lib/train/backbone.ts) */
+  backbone: BackboneConfig;
   recpo: RecPOConfig;
   /** baseline settings: overrides of each trainer's own defaults (lib/baselines/*_DEFAULTS), checked by its validator */
   sasrec: Partial<SASRecConfig>;
@@ -147,6 +150,7 @@ export function baseConfig(dataset: string, experiment = 'main'): ExperimentConf
     model: { ...clone(MODEL_DEFAULTS), backbone: envValue('R2EC_BACKBONE') ?? MODEL_DEFAULTS.backbone },
     tokenizer: clone(TOKENIZER_DEFAULTS),
     warmup: clone(WARMUP_DEFAULTS),
+    backbone: clone(BACKBONE_DEFAULTS),
     recpo: clone(RECPO_DEFAULTS),
     sasrec: clone(BASELINE_DEFAULTS),
     gru4rec: clone(BASELINE_DEFAULTS),
@@ -260,6 +264,7 @@ function validateSections(c: ExperimentConfig, numItems: number | undefined): vo
   validateBackbone(c);
   int(c.tokenizer.maxChars, 'tokenizer.maxChars', 1000);
   validateRecPOConfig(c.recpo, { maxSeqLen: c.model.maxSeqLen, numItems }, 'recpo');
+  validateBackboneConfig(c.backbone, 'backbone');
   const w = c.warmup;
   validateLMTrainConfig(w, 'warmup');
   int(w.seqLen, 'warmup.seqLen', 8);

@@ -35,7 +35,9 @@ export { lmCacheRoot };
 
 /** Documents → one token stream joined by <eos>; 5% of documents (seeded) held out for validation perplexity. */
 function tokenStreams(ds: Dataset, cfg: ExperimentConfig, tok: ReturnType<typeof tokenizerFromJSON>) {
-  const docs = warmupDocuments(ds, { seed: cfg.seed, maxDocs: cfg.warmup.maxDocs > 0 ? cfg.warmup.maxDocs : undefined, answer: cfg.warmup.answer });
+  const docs = warmupDocuments(ds, {
+    seed: cfg.seed, maxDocs: cfg.warmup.maxDocs > 0 ? cfg.warmup.maxDocs : undefined, answer: cfg.warmup.answer, format: cfg.recpo.promptFormat,
+  });
   const order = shuffleInPlace(docs.map((_, i) => i), makeRng(hashSeed(cfg.seed, 'warmup-valid')));
   const nVal = Math.max(1, Math.floor(docs.length * 0.05));
   const valSet = new Set(order.slice(0, nVal));
@@ -76,6 +78,8 @@ export async function prepareLanguageModel(
       tokenizer: cfg.tokenizer,
       warmup: cfg.warmup,
       seed: cfg.seed,
+      // the prompt wording shapes the BPE and the warm-up documents ('spec' keeps the keys of earlier caches)
+      ...(cfg.recpo.promptFormat !== 'spec' ? { promptFormat: cfg.recpo.promptFormat } : {}),
     }),
   ).slice(0, 16);
   const dir = path.join(lmCacheRoot(), `${ds.name}-${key}`);
@@ -95,7 +99,8 @@ export async function prepareLanguageModel(
   let tokJson: unknown;
   if (fs.existsSync(tokFile)) tokJson = JSON.parse(fs.readFileSync(tokFile, 'utf8'));
   else {
-    tokJson = trainTokenizer(tokenizerCorpus(ds, { seed: cfg.seed, maxChars: cfg.tokenizer.maxChars }), { vocabSize: cfg.model.vocabSize }).toJSON();
+    const corpus = tokenizerCorpus(ds, { seed: cfg.seed, maxChars: cfg.tokenizer.maxChars, format: cfg.recpo.promptFormat });
+    tokJson = trainTokenizer(corpus, { vocabSize: cfg.model.vocabSize }).toJSON();
     fs.writeFileSync(tokFile, JSON.stringify(tokJson));
   }
   const tok = tokenizerFromJSON(tokJson);

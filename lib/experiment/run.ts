@@ -23,7 +23,8 @@ import { R2ecError } from '../util/errors';
 import {
   applyOverrides, isBaseline, isLMMethod, methodRecConfig, validateExperimentConfig, type ExperimentConfig, type MethodSpec,
 } from './config';
-import { prepareLanguageModel, type PreparedLM } from './languageModel';
+import { prepareBackbone, type PreparedBackbone } from './backbone';
+import { evalSubset } from '../eval/subsets';
 
 export const metricColumns = (ks: number[] = DEFAULT_KS) => ks.flatMap((k) => [`HR@${k}`, `NDCG@${k}`]);
 
@@ -84,13 +85,15 @@ export interface ExperimentResult {
   methods: MethodResult[];
   /** table rows: one per method (test metrics, relative improvement, significance) */
   table: ResultTable;
-  lm?: PreparedLM;
+  /** the backbone every LM method started from (tokenizer, warm-up, retrieval alignment) */
+  lm?: PreparedBackbone;
   manifest: Record<string, unknown>;
 }
 
 export interface ExperimentHooks {
   log?: (msg: string) => void;
   onLMStep?: (info: { step: number; steps: number; loss: number }) => void;
+  onBackboneStep?: (info: { step: number; steps: number; loss: number; lmLoss: number; samplesPerSec: number; tensors: number }) => void;
   onRecStep?: (method: string, info: { step: number; steps: number; reward: number; length: number }) => void;
   onMethodDone?: (m: MethodResult) => void;
 }
@@ -110,12 +113,7 @@ export function storedRanks(e: StoredEval): Float64Array {
   return Float64Array.from(e.ranks, (x) => (x === null ? Infinity : x));
 }
 
-/** A seeded subset of a split (0 = all), sorted, the same for every method of the experiment. */
-export function evalSubset(n: number, want: number, seed: number, split: string): number[] {
-  const all = Array.from({ length: n }, (_, i) => i);
-  if (want <= 0 || want >= n) return all;
-  return shuffleInPlace(all, makeRng(hashSeed(seed, 'eval-subset', split))).slice(0, want).sort((a, b) => a - b);
-}
+export { evalSubset };
 
 export function slug(name: string): string {
   return name.normalize('NFKD').replace(/[^\w.-]+/g, '_').replace(/^_+|_+$/g, '') || 'method';
@@ -238,12 +236,14 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
   const valid = validIdx.map((i) => ds.samples.valid[i]);
   const test = testIdx.map((i) => ds.samples.test[i]);
   const durations: Record<string, number> = {};
-  let lm: PreparedLM | undefined;
+  let lm: PreparedBackbone | undefined;
   if (cfg.methods.some((m) => isLMMethod(m.kind))) {
     const t0 = performance.now();
-    lm = await prepareLanguageModel(ds, cfg, world, {
+    lm = await prepareBackbone(ds, cfg, world, {
       log,
-      onStep: (i) => hooks.onLMStep?.({ step: i.step, steps: i.steps, loss: i.loss }),
+      onLMStep: (i) => hooks.onLMStep?.({ step: i.step, steps: i.steps, loss: i.loss }),
+      onStep: (i) => hooks.onBackboneStep?.(i),
+      onEval: (i) => log(`backbone: valid NDCG@10 ${i.direct.toFixed(4)} after the prompt, ${i.reasoning.toFixed(4)} after a reasoning at step ${i.step}`),
     });
     durations.languageModel = (performance.now() - t0) / 1000;
   }
@@ -328,6 +328,7 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
       selection: selectionNote(valid.length, ds.samples.valid.length),
     },
     languageModel: lm ? { key: lm.key, parameters: lm.parameters, tokens: lm.tokens, cached: lm.cached, model: lm.model } : undefined,
+    backbone: lm ? { source: lm.source, key: lm.key, checkpoint: lm.checkpoint, manifest: lm.alignment?.manifest } : undefined,
     durationsSec: durations,
     reusedMethods: reused,
     methodCommits: Object.fromEntries(methods.map((m) => [m.name, m.commit ?? 'unknown'])),
@@ -340,7 +341,7 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
   fs.writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2));
   fs.writeFileSync(
     path.join(outDir, 'curves.json'),
-    JSON.stringify({ languageModel: lm?.curves, methods: Object.fromEntries(methods.map((m) => [m.name, m.curves])) }),
+    JSON.stringify({ languageModel: lm?.curves, backbone: lm?.alignment?.curves, methods: Object.fromEntries(methods.map((m) => [m.name, m.curves])) }),
   );
   log(`wrote ${outDir}/metrics.{csv,md,tex}, manifest.json, curves.json, methods/*.json (${durations.total.toFixed(0)} s)`);
   return { config: cfg, dataset: ds, outDir, methods, table, lm, manifest };

@@ -16,7 +16,7 @@ import { ConfigError } from '../util/errors';
 import { hashSeed, makeRng, shuffleInPlace, type Rng } from '../util/rng';
 import type { Dataset, Interaction, Sample } from '../data/types';
 import { ANSWER, ANSWER_END, renderScoringSequence } from './chat';
-import { MAX_HISTORY_LINES, formatDelta, historySignals, itemPrompt, pastTense, pyFloat, userPrompt } from './prompts';
+import { MAX_HISTORY_LINES, formatDelta, historySignals, itemPrompt, itemPromptAs, pastTense, pyFloat, userPromptAs, type PromptFormat } from './prompts';
 
 export const REASONING_BEHAVIOURS = [
   'attribute abstraction',
@@ -62,6 +62,8 @@ export interface WarmupOptions {
    * Train samples only, so no valid/test target is ever seen.
    */
   answer?: WarmupAnswer;
+  /** prompt wording of the documents (default 'spec'; 'compact' for small models, lib/text/prompts.ts) */
+  format?: PromptFormat;
 }
 
 /** a rating ≤ this is "low" (negative-preference exclusion), ≥ LIKED is "liked" */
@@ -126,20 +128,28 @@ interface HistView {
   delta?: string;
 }
 
-/**
- * Templated reasoning from a history (oldest first) and the target's timestamp only — never the target item.
- * Returns the assistant text (reasoning + `<answer>` + profile + `</answer>`) and the behaviours it shows.
- */
-export function templatedReasoning(
-  ds: Dataset,
-  history: Interaction[],
-  targetTimestamp: number,
-  rng: Rng,
-): { assistant: string; behaviours: ReasoningBehaviour[] } {
+/** What the reasoning templates say about a history (oldest first): computed from the history alone. */
+interface HistoryFacts {
+  H: HistView[];
+  n: number;
+  counts: Map<string, number>;
+  /** attributes held by ≥ 2 history items, genres/brands before decades (≤ 3) */
+  top: string[];
+  /** top, or the single most frequent attribute */
+  topOr1: string[];
+  clusters: { a: string; m: HistView[] }[];
+  recent: HistView;
+  low: HistView[];
+  liked: HistView[];
+  anchor: HistView;
+  /** dominant attribute of the earlier and the later half of the history */
+  earlyLate: [string | undefined, string | undefined];
+  firstAttr: (v: HistView) => string | undefined;
+}
+
+function historyFacts(ds: Dataset, history: Interaction[], targetTimestamp: number): HistoryFacts {
   const signals = historySignals(ds);
   const attrsOf = itemAttributes(ds);
-  const { singular, plural, verb } = ds.domain;
-  const past = pastTense(verb);
   const H: HistView[] = history.slice(-MAX_HISTORY_LINES).map((h) => ({
     title: `[${defuseAnswerTags(ds.items[h.item]?.title ?? `item ${h.item}`)}]`,
     attrs: attrsOf[h.item] ?? [],
@@ -147,7 +157,6 @@ export function templatedReasoning(
     delta: signals.timestamps ? formatDelta(targetTimestamp, h.timestamp) : undefined,
   }));
   const n = H.length;
-
   // attribute statistics over the history (genres/brands before decades, count desc, then first appearance)
   const counts = new Map<string, number>();
   for (const v of H) for (const a of v.attrs) counts.set(a, (counts.get(a) ?? 0) + 1);
@@ -170,13 +179,36 @@ export function templatedReasoning(
     anchor = [...rated].reverse().find((v) => v.rating === best)!;
   }
   const firstAttr = (v: HistView) => (v.attrs.length ? v.attrs.find((a) => top.includes(a)) ?? v.attrs[0] : undefined);
-  const early = H.slice(0, Math.ceil(n / 2));
-  const late = H.slice(Math.ceil(n / 2));
   const dominant = (vs: HistView[]) => {
     const c = new Map<string, number>();
     for (const v of vs) for (const a of v.attrs) c.set(a, (c.get(a) ?? 0) + 1);
     return [...c.entries()].sort((x, y) => Number(isDecade(x[0])) - Number(isDecade(y[0])) || y[1] - x[1])[0]?.[0];
   };
+  const clusters = top.map((a) => ({ a, m: membersOf(a) })).filter((c) => c.m.length >= 2);
+  return {
+    H, n, counts, top, topOr1, clusters, recent, low, liked, anchor, firstAttr,
+    earlyLate: [dominant(H.slice(0, Math.ceil(n / 2))), dominant(H.slice(Math.ceil(n / 2)))],
+  };
+}
+
+/**
+ * Templated reasoning from a history (oldest first) and the target's timestamp only — never the target item.
+ * Returns the assistant text (reasoning + `<answer>` + profile + `</answer>`) and the behaviours it shows.
+ * style 'brief': the same behaviours in a few words each, built from attributes and ratings only (no titles), for
+ * small models whose reasoning budget is a few dozen tokens (the backbone stage, README).
+ */
+export function templatedReasoning(
+  ds: Dataset,
+  history: Interaction[],
+  targetTimestamp: number,
+  rng: Rng,
+  style: 'full' | 'brief' = 'full',
+): { assistant: string; behaviours: ReasoningBehaviour[] } {
+  if (style === 'brief') return briefReasoning(ds, historyFacts(ds, history, targetTimestamp), rng);
+  const signals = historySignals(ds);
+  const { singular, plural, verb } = ds.domain;
+  const past = pastTense(verb);
+  const { H, n, counts, top, topOr1, clusters, recent, low, liked, anchor, firstAttr, earlyLate } = historyFacts(ds, history, targetTimestamp);
 
   const say: Partial<Record<ReasoningBehaviour, () => string>> = {};
   if (topOr1.length) {
@@ -199,7 +231,6 @@ export function templatedReasoning(
         rng,
       );
   }
-  const clusters = top.map((a) => ({ a, m: membersOf(a) })).filter((c) => c.m.length >= 2);
   if (clusters.length) {
     say['pattern clustering'] = () => {
       const c = clusters[0];
@@ -223,8 +254,7 @@ export function templatedReasoning(
         `Most recently${when} you ${past} ${recent.title}, so your current interest leans toward ${lean}.`,
         `The latest ${singular} is ${recent.title}${recent.delta ? `, ${recent.delta} ago` : ''}; the earliest was ${H[0].title}${H[0].delta ? `, ${H[0].delta} ago` : ''}.`,
       ];
-      const a0 = dominant(early);
-      const a1 = dominant(late);
+      const [a0, a1] = earlyLate;
       if (a0 && a1 && a0 !== a1) options.push(`Your taste shifts over time: earlier ${a0}, lately ${a1}.`);
       return pick(options, rng);
     };
@@ -298,6 +328,40 @@ export function templatedReasoning(
   return { assistant: `${sentences.join(' ')}${ANSWER}${profile}${ANSWER_END}`, behaviours: chosen };
 }
 
+/**
+ * The brief style of templatedReasoning: one short clause per chosen behaviour, from attributes and ratings only,
+ * then "Next: {aim}." — e.g. "Mostly Drama, Comedy. Lately Thriller. Avoid Horror (rated 1.0). Next: Drama, Comedy."
+ */
+function briefReasoning(ds: Dataset, f: HistoryFacts, rng: Rng): { assistant: string; behaviours: ReasoningBehaviour[] } {
+  const { singular } = ds.domain;
+  const say: Partial<Record<ReasoningBehaviour, () => string>> = {};
+  const [a0, a1] = f.earlyLate;
+  if (f.topOr1.length) {
+    say['attribute abstraction'] = () => `${pick(['Mostly', 'Mainly', 'Your taste:'], rng)} ${list(f.topOr1.slice(0, 2))}.`;
+    say['role/scenario'] = () => `As ${article(f.topOr1[0])} ${f.topOr1[0]} fan.`;
+  }
+  if (f.clusters.length) say['pattern clustering'] = () => `A cluster of ${f.clusters[0].a} (${f.clusters[0].m.length} of ${f.n}).`;
+  const lean = f.firstAttr(f.recent);
+  if (a0 && a1 && a0 !== a1) say['temporal reasoning'] = () => `Earlier ${a0}, lately ${a1}.`;
+  else if (lean) say['temporal reasoning'] = () => `Lately ${lean}.`;
+  const lowAttr = f.low.length ? f.firstAttr(f.low[f.low.length - 1]) : undefined;
+  if (lowAttr) say['negative-preference exclusion'] = () => `Avoid ${lowAttr} (rated ${pyFloat(f.low[f.low.length - 1].rating!)}).`;
+  if (f.topOr1.length >= 2) say['multi-objective balancing'] = () => `Balance ${f.topOr1[0]} with ${f.topOr1[1]}.`;
+  const likedAttr = f.liked.length ? f.firstAttr(f.liked[f.liked.length - 1]) : undefined;
+  if (likedAttr) say['self-explanation'] = () => `Because you rated ${likedAttr} ${pyFloat(f.liked[f.liked.length - 1].rating!)}.`;
+  const applicable = REASONING_BEHAVIOURS.filter((b) => say[b] !== undefined);
+  let chosen = applicable.filter(() => rng.next() < BEHAVIOUR_PROB);
+  if (!chosen.length && applicable.length) chosen = [pick(applicable, rng)];
+  chosen = chosen.slice(0, 3); // a few dozen tokens at most
+  shuffleInPlace(chosen, rng);
+  const role = chosen.indexOf('role/scenario');
+  if (role > 0) chosen.unshift(...chosen.splice(role, 1));
+  const aim = f.topOr1.length ? list(f.topOr1.slice(0, 2)) : `a ${singular}`;
+  const text = [...chosen.map((b) => say[b]!()), `Next: ${aim}.`].join(' ');
+  const profile = f.topOr1.length ? f.topOr1.join(', ') : singular;
+  return { assistant: `${text}${ANSWER}${profile}${ANSWER_END}`, behaviours: chosen };
+}
+
 /** Assistant turn of an item document: `<answer>{attributes or title}</answer>`. */
 export function itemSummary(ds: Dataset, itemId: number): string {
   const attrs = itemAttributes(ds)[itemId] ?? [];
@@ -312,7 +376,7 @@ function targetAnswer(ds: Dataset, id: number, answer: WarmupAnswer): string {
   return `${ANSWER}${attrs.length ? `${attrs.join(', ')}: ` : ''}${title}${ANSWER_END}`;
 }
 
-function userDocument(ds: Dataset, s: Sample, seed: number, answer: WarmupAnswer): WarmupDocument {
+function userDocument(ds: Dataset, s: Sample, seed: number, answer: WarmupAnswer, format: PromptFormat = 'spec'): WarmupDocument {
   const rng = makeRng(hashSeed(seed, 'warmup-user', s.index));
   const r = templatedReasoning(ds, s.history, s.target.timestamp, rng);
   let assistant = r.assistant;
@@ -320,12 +384,12 @@ function userDocument(ds: Dataset, s: Sample, seed: number, answer: WarmupAnswer
     const reasoning = assistant.slice(0, assistant.indexOf(ANSWER));
     assistant = `${reasoning}${targetAnswer(ds, s.target.item, answer)}`;
   }
-  return { kind: 'user', user: userPrompt(ds, s), assistant, behaviours: r.behaviours, source: s.index };
+  return { kind: 'user', user: userPromptAs(format, ds, s), assistant, behaviours: r.behaviours, source: s.index };
 }
 
-function itemDocument(ds: Dataset, id: number, answer: WarmupAnswer): WarmupDocument {
+function itemDocument(ds: Dataset, id: number, answer: WarmupAnswer, format: PromptFormat = 'spec'): WarmupDocument {
   const assistant = answer === 'profile' ? itemSummary(ds, id) : targetAnswer(ds, id, answer);
-  return { kind: 'item', user: itemPrompt(ds, ds.items[id]), assistant, behaviours: [], source: id };
+  return { kind: 'item', user: itemPromptAs(format, ds, ds.items[id]), assistant, behaviours: [], source: id };
 }
 
 /**
@@ -347,7 +411,8 @@ export function warmupDocuments(ds: Dataset, opts: WarmupOptions): WarmupDocumen
   const chosen = opts.maxDocs !== undefined ? refs.slice(0, opts.maxDocs) : refs;
   const answer = opts.answer ?? 'profile';
   if (!WARMUP_ANSWERS.includes(answer)) throw new ConfigError('answer', `must be one of ${WARMUP_ANSWERS.join(', ')}, got ${JSON.stringify(answer)}`);
-  return chosen.map((r) => (r >= 0 ? itemDocument(ds, r, answer) : userDocument(ds, train[-1 - r], opts.seed, answer)));
+  const format = opts.format ?? 'spec';
+  return chosen.map((r) => (r >= 0 ? itemDocument(ds, r, answer, format) : userDocument(ds, train[-1 - r], opts.seed, answer, format)));
 }
 
 /** The warm-up corpus as rendered chat strings (renderScoringSequence; for reading and tokenizer training). */
@@ -359,7 +424,7 @@ export function warmupCorpus(ds: Dataset, opts: WarmupOptions): string[] {
  * Texts to train the BPE on: every item prompt and item summary, then user prompts and templated reasoning of train
  * samples in a seeded order until maxChars (default 4M characters) is reached.
  */
-export function tokenizerCorpus(ds: Dataset, opts: { seed?: number; maxChars?: number } = {}): string[] {
+export function tokenizerCorpus(ds: Dataset, opts: { seed?: number; maxChars?: number; format?: PromptFormat } = {}): string[] {
   const seed = opts.seed ?? 0;
   const maxChars = opts.maxChars ?? 4_000_000;
   const texts: string[] = [];
@@ -369,7 +434,7 @@ export function tokenizerCorpus(ds: Dataset, opts: { seed?: number; maxChars?: n
     chars += t.length;
   };
   for (let id = 1; id < ds.items.length && chars < maxChars; id++) {
-    add(itemPrompt(ds, ds.items[id]));
+    add(itemPromptAs(opts.format ?? 'spec', ds, ds.items[id]));
     add(itemSummary(ds, id));
   }
   const order = shuffleInPlace(
@@ -378,7 +443,7 @@ export function tokenizerCorpus(ds: Dataset, opts: { seed?: number; maxChars?: n
   );
   for (const k of order) {
     if (chars >= maxChars) break;
-    const d = userDocument(ds, ds.samples.train[k], seed, 'profile');
+    const d = userDocument(ds, ds.samples.train[k], seed, 'profile', opts.format);
     add(d.user);
     add(d.assistant);
   }

@@ -16,6 +16,8 @@ export const ENV_VARS = {
   R2EC_DATASET: 'the dataset notebook 00 shows in detail (default ml-100k)',
   R2EC_WORKERS: 'data-parallel ranks for LM training (default min(2, cores))',
   R2EC_LM_CACHE: 'cache of tokenizers + warmed-up LMs (default .cache/lm)',
+  R2EC_BACKBONE_CACHE: 'cache of trained backbones (the backbone stage; default .cache/backbone)',
+  R2EC_BACKBONES_DIR: 'shipped backbones, one folder per dataset with its manifest (default backbones/ in the repository)',
   R2EC_BACKBONE: 'default model.backbone: a Hugging Face checkpoint folder every LM method (and notebook) starts from (default none)',
   R2EC_FIGURE_MODE: 'inline figures: svg (default) | interactive',
   R2EC_CHROMIUM: 'Chromium used for SVG/PNG export (default /usr/bin/chromium)',
@@ -67,4 +69,14 @@ export function resultsRoot(env: Env = process.env): string {
 /** Cache of tokenizers + warmed-up LMs (R2EC_LM_CACHE, default ./.cache/lm). */
 export function lmCacheRoot(env: Env = process.env): string {
   return envValue('R2EC_LM_CACHE', env) ?? path.join(process.cwd(), '.cache', 'lm');
+}
+
+/** Cache of trained backbones (R2EC_BACKBONE_CACHE, default ./.cache/backbone). */
+export function backboneCacheRoot(env: Env = process.env): string {
+  return envValue('R2EC_BACKBONE_CACHE', env) ?? path.join(process.cwd(), '.cache', 'backbone');
+}
+
+/** Shipped backbones (R2EC_BACKBONES_DIR, default backbones/ in the repository). */
+export function shippedBackboneRoot(env: Env = process.env): string {
+  return envValue('R2EC_BACKBONES_DIR', env) ?? path.join(__dirname, '..', '..', 'backbones');
 }

@@ -1,0 +1,187 @@
+// The backbone every LM method starts from (README "The backbone stage"): the tokenizer + warmed-up LM of
+// languageModel.ts, then the retrieval alignment of lib/train/backbone.ts. Zero-shot evaluates it as it is;
+// w/o reasoning and R²ec train from it. Resolved in this order:
+//   1. an imported Hugging Face checkpoint (model.backbone): the pretrained model itself, no alignment (as the paper);
+//   2. a shipped backbone, backbones/<dataset>/ in the repository, when its recorded key equals this config's key;
+//   3. the cache, .cache/backbone/<dataset>-<key>/ (R2EC_BACKBONE_CACHE), finished or resumed from its last checkpoint.
+// The key hashes the data (provenance key: reader, version, file digests), every config section that shapes the
+// backbone, the version of its objective (BACKBONE_OBJECTIVE_VERSION, guarded by a test on what one step computes)
+// and a fingerprint of what it trains on (the tokenizer, every item sequence, and user sequences with and without
+// reasoning), so that a change to the data, the config, the objective, the prompts or the tokenizer changes the
+// key, while a refactoring that changes none of them does not. A backbone whose recorded key no longer matches is never used: it is rebuilt (a shipped one is
+// reported as stale).
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Dataset } from '../data/types';
+import { parameterCount } from '../model/config';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../model/checkpoint';
+import { sequenceConfig } from '../train/recpo/config';
+import { BACKBONE_OBJECTIVE_VERSION, trainBackbone, type BackboneCurves, type BackboneHooks } from '../train/backbone';
+import { tokenizerFromJSON } from '../text/bpe';
+import { templatedReasoning } from '../text/corpus';
+import { ANSWER } from '../text/chat';
+import { directIds, itemSequences, scoringIds, userPromptIds } from '../text/sequences';
+import { sha256, stableStringify } from '../util/hash';
+import { hashSeed, makeRng } from '../util/rng';
+import { gitInfo } from '../util/manifest';
+import { backboneCacheRoot, shippedBackboneRoot } from '../util/env';
+import { R2ecError } from '../util/errors';
+import { evalSubset } from '../eval/subsets';
+import type { ExperimentConfig } from './config';
+import { prepareLanguageModel, type PreparedLM } from './languageModel';
+
+/** Bump when the backbone's meaning changes in a way the hashed sources would not show. */
+export const BACKBONE_VERSION = 1;
+
+
+export interface PreparedBackbone extends PreparedLM {
+  /** where the backbone came from */
+  source: 'hf-import' | 'warm-up only' | 'shipped' | 'cache' | 'trained';
+  /** alignment curves (valid NDCG@10 and read-out cosines per evaluation), when the stage ran */
+  alignment?: { curves: BackboneCurves; bestStep: number; samplesPerSec?: number; manifest: BackboneManifest };
+}
+
+export interface BackboneManifest {
+  kind: 'r2ec-backbone';
+  key: string;
+  dataset: string;
+  dataKey: string;
+  /** the config sections the key covers */
+  config: Record<string, unknown>;
+  objectiveVersion: number;
+  commit: string;
+  dirty: boolean;
+  command: string;
+  createdAt: string;
+  bestStep: number;
+  steps: number;
+  samplesSeen: number;
+  world: number;
+  seconds: number;
+}
+
+export { backboneCacheRoot, shippedBackboneRoot };
+
+/**
+ * Digest of what the backbone trains on: the tokenizer, every item sequence, and the first 64 train users'
+ * sequences without and with their templated reasoning (lib/train/backbone.ts builds them the same way).
+ */
+export function trainingDataFingerprint(ds: Dataset, cfg: ExperimentConfig, tokenizer: unknown, maxSeqLen: number): string {
+  const tok = tokenizerFromJSON(tokenizer);
+  const sc = sequenceConfig(cfg.recpo);
+  const parts: string[] = [stableStringify(tokenizer)];
+  for (const seq of itemSequences(tok, ds, sc)) parts.push(seq.join(','));
+  for (const s of ds.samples.train.slice(0, 64)) {
+    const p = userPromptIds(tok, ds, s, sc);
+    parts.push(directIds(tok, p, sc).join(','));
+    const r = templatedReasoning(ds, s.history.slice(-sc.history), s.target.timestamp, makeRng(hashSeed(cfg.backbone.seed, 'fingerprint', s.index)), cfg.backbone.reasoningStyle);
+    parts.push(scoringIds(tok, p, r.assistant.slice(0, r.assistant.indexOf(ANSWER) + ANSWER.length), sc, maxSeqLen).join(','));
+  }
+  return sha256(parts.join('\n')).slice(0, 16);
+}
+
+/** Everything that shapes the backbone, as hashed into its key. */
+export function backboneKeyInput(ds: Dataset, cfg: ExperimentConfig, lm: PreparedLM) {
+  return {
+    v: BACKBONE_VERSION,
+    data: ds.provenance.key || ds.name,
+    model: lm.model,
+    warmup: cfg.warmup.steps > 0 ? lm.key : 'none',
+    backbone: cfg.backbone,
+    head: cfg.recpo.head,
+    pooling: cfg.recpo.pooling,
+    sequences: sequenceConfig(cfg.recpo),
+    validSamples: cfg.eval.validSamples,
+    seed: cfg.seed,
+    objective: BACKBONE_OBJECTIVE_VERSION,
+    trainingData: trainingDataFingerprint(ds, cfg, lm.tokenizer, lm.model.maxSeqLen),
+  };
+}
+
+function readManifest(dir: string): BackboneManifest | undefined {
+  const f = path.join(dir, 'manifest.json');
+  return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as BackboneManifest) : undefined;
+}
+
+/**
+ * Copy a trained backbone (weights, config, tokenizer; no optimizer state) with its manifest into `dest`
+ * (backbones/<dataset>/ to ship it with the repository).
+ */
+export function exportBackbone(from: string, dest: string, manifest: BackboneManifest): void {
+  const ck = loadCheckpoint(from);
+  saveCheckpoint(dest, { config: ck.config, params: ck.params, tokenizer: ck.tokenizer, state: { kind: 'backbone', key: manifest.key } });
+  fs.writeFileSync(path.join(dest, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+}
+
+/** The backbone of an experiment: imported, shipped, cached or trained (resumable) — see the file comment. */
+export async function prepareBackbone(
+  ds: Dataset,
+  cfg: ExperimentConfig,
+  world: number,
+  hooks: BackboneHooks & { log?: (msg: string) => void; onLMStep?: (i: { step: number; steps: number; loss: number }) => void } = {},
+): Promise<PreparedBackbone> {
+  const log = hooks.log ?? (() => {});
+  const t0 = performance.now();
+  const lm = await prepareLanguageModel(ds, cfg, world, { log, onStep: hooks.onLMStep });
+  if (cfg.model.backbone) {
+    if (cfg.backbone.steps > 0) log('backbone: an imported Hugging Face model is the starting point as it is (no retrieval alignment, as the paper)');
+    return { ...lm, source: 'hf-import' };
+  }
+  if (cfg.backbone.steps === 0) return { ...lm, source: 'warm-up only' };
+  const keyInput = backboneKeyInput(ds, cfg, lm);
+  const key = sha256(stableStringify(keyInput)).slice(0, 16);
+  const done = (checkpoint: string, source: PreparedBackbone['source'], manifest: BackboneManifest, curves?: BackboneCurves, samplesPerSec?: number) => {
+    const state = curves ? undefined : loadCheckpoint(path.join(path.dirname(checkpoint), 'latest')).state;
+    const c = curves ?? (state?.curves as BackboneCurves);
+    return {
+      ...lm, checkpoint, key, source, cached: source !== 'trained', seconds: (performance.now() - t0) / 1000,
+      alignment: { curves: c, bestStep: manifest.bestStep, samplesPerSec, manifest },
+    } as PreparedBackbone;
+  };
+  // 2. shipped
+  const shipped = path.join(shippedBackboneRoot(), ds.name);
+  const shippedManifest = readManifest(shipped);
+  if (shippedManifest && hasCheckpoint(shipped)) {
+    if (shippedManifest.key === key) {
+      log(`backbone: the shipped backbone ${path.relative(process.cwd(), shipped)} (key ${key}, trained ${shippedManifest.samplesSeen} samples at ${shippedManifest.commit.slice(0, 8)})`);
+      const curvesFile = path.join(shipped, 'curves.json');
+      const curves = fs.existsSync(curvesFile) ? (JSON.parse(fs.readFileSync(curvesFile, 'utf8')) as BackboneCurves) : undefined;
+      return { ...lm, checkpoint: shipped, key, source: 'shipped', cached: true, seconds: (performance.now() - t0) / 1000, alignment: curves ? { curves, bestStep: shippedManifest.bestStep, manifest: shippedManifest } : undefined };
+    }
+    log(`backbone: the shipped backbone for ${ds.name} was made with other settings, data or code (key ${shippedManifest.key}, this config ${key}); not used`);
+  }
+  // 3. cache (finished or resumed)
+  const dir = path.join(backboneCacheRoot(), `${ds.name}-${key}`);
+  const best = path.join(dir, 'best');
+  const cachedManifest = readManifest(dir);
+  if (cachedManifest && hasCheckpoint(best)) {
+    log(`backbone: reusing ${dir}`);
+    return done(best, 'cache', cachedManifest);
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  const validIdx = evalSubset(ds.samples.valid.length, cfg.eval.validSamples, cfg.seed, 'valid');
+  const b = cfg.backbone;
+  log(
+    `backbone: retrieval alignment of ${cfg.model.preset} (${(parameterCount(lm.model) / 1e6).toFixed(2)}M parameters), ${b.steps} steps × ` +
+      `${b.usersPerStep} users (${((b.steps * b.usersPerStep) / ds.samples.train.length).toFixed(2)} epochs), ${b.negatives} sampled items, ` +
+      `selected on ${validIdx.length} valid samples, ${world} rank(s) → ${dir}`,
+  );
+  const res = await trainBackbone(
+    {
+      dataset: ds, tokenizer: lm.tokenizer, model: lm.model, initCheckpoint: lm.checkpoint, config: b,
+      head: cfg.recpo.head, pooling: cfg.recpo.pooling, sequences: sequenceConfig(cfg.recpo), validIdx, workDir: dir,
+    },
+    world,
+    hooks,
+  );
+  if (!hasCheckpoint(best)) throw new R2ecError(`backbone: training finished without a best checkpoint in ${best}`);
+  const { commit, dirty } = gitInfo();
+  const manifest: BackboneManifest = {
+    kind: 'r2ec-backbone', key, dataset: ds.name, dataKey: ds.provenance.key, config: keyInput as unknown as Record<string, unknown>,
+    objectiveVersion: keyInput.objective, commit, dirty, command: process.argv.slice(1).join(' '), createdAt: new Date().toISOString(),
+    bestStep: res.bestStep, steps: b.steps, samplesSeen: b.steps * b.usersPerStep, world: res.world, seconds: res.seconds,
+  };
+  fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, 'curves.json'), JSON.stringify(res.curves));
+  return done(best, 'trained', manifest, res.curves, res.samplesPerSec);
+}
