@@ -107,6 +107,7 @@ test('r2ec start runs the main comparison on the default dataset and says which 
       R2EC_PROFILE: 'smoke',
       R2EC_RESULTS_DIR: out,
       R2EC_LM_CACHE: path.join(out, 'lm'),
+      R2EC_BACKBONE_CACHE: path.join(out, 'backbone'),
     });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /running on the built-in SYNTHETIC dataset/);

@@ -17,6 +17,7 @@ import { DEFAULT_KS } from '../lib/eval/metrics';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'r2ec-exp-'));
 process.env.R2EC_LM_CACHE = path.join(tmp, 'lm');
+process.env.R2EC_BACKBONE_CACHE = path.join(tmp, 'backbone');
 const quiet = { log: () => {} };
 
 test('bad configs fail before training, naming the field', () => {

@@ -9,6 +9,7 @@ import path from 'node:path';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'r2ec-backbone-'));
 process.env.R2EC_LM_CACHE = path.join(tmp, 'lm');
+process.env.R2EC_BACKBONE_CACHE = path.join(tmp, 'backbone');
 
 import { initBackend } from '../lib/model/backend';
 import { loadHFCheckpoint } from '../lib/model/hf/checkpoint';

@@ -196,6 +196,7 @@ function runNotebook(nb: string, out: string, timeoutSec: number): Promise<{ cod
           R2EC_RESULTS_DIR: path.join(tmp, 'results'),
           // warmed-up LMs of the paper notebooks: shared by the notebooks of this run, never the user's cache
           R2EC_LM_CACHE: path.join(tmp, 'lm-cache'),
+          R2EC_BACKBONE_CACHE: path.join(tmp, 'backbone-cache'),
         },
         maxBuffer: 64 * 1024 * 1024,
         timeout: 30 * 60 * 1000,

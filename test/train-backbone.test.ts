@@ -20,7 +20,7 @@ import { tokenizerCorpus } from '../lib/text/corpus';
 import { paramGrads } from '../lib/train/grads';
 import { SOLO } from '../lib/train/parallel';
 import {
-  BACKBONE_DEFAULTS, BACKBONE_OBJECTIVE_VERSION, OBJECTIVE_FINGERPRINT, contrastiveLossAndGrads, epochBatch, makeBackboneContext,
+  BACKBONE_DEFAULTS, BACKBONE_OBJECTIVE_VERSION, backboneSchedule, OBJECTIVE_FINGERPRINT, contrastiveLossAndGrads, epochBatch, makeBackboneContext,
   meanPairwiseCosine, samplingLogQ, stepBatch, stepGradients, trainBackbone, validateBackboneConfig, type BackboneConfig, type BackboneJob,
 } from '../lib/train/backbone';
 import { makeConfig } from '../lib/experiment/config';
@@ -105,6 +105,13 @@ test('epoch batches visit every train sample once per epoch, the same for the sa
   assert.deepEqual(epochBatch(n, B, 2, 3), seen.slice(8, 12));
 });
 
+test('schedule: steps from epochs (⌈epochs · n / B⌉) unless given, 8 evaluations an epoch unless given', () => {
+  assert.deepEqual(backboneSchedule({ ...BACKBONE_DEFAULTS, epochs: 1, usersPerStep: 64 }, 79245), { steps: 1239, evalEvery: 155 });
+  assert.deepEqual(backboneSchedule({ ...BACKBONE_DEFAULTS, epochs: 2.5, usersPerStep: 10 }, 95), { steps: 25, evalEvery: 2 });
+  assert.deepEqual(backboneSchedule({ ...BACKBONE_DEFAULTS, steps: 7, evalEvery: 3 }, 1000), { steps: 7, evalEvery: 3 });
+  assert.equal(backboneSchedule({ ...BACKBONE_DEFAULTS, epochs: 0 }, 1000).steps, 0);
+});
+
 test('log q = log(B · train frequency + M / N): hand-computed', () => {
   const q = samplingLogQ(ds, 6, 5);
   const N = ds.items.length - 1;
@@ -185,6 +192,7 @@ test('objective version: one step on a tiny model computes what OBJECTIVE_FINGER
 test('config errors name the field', () => {
   assert.throws(() => validateBackboneConfig({ ...BACKBONE_DEFAULTS, reasoningShare: 1.5 }), (e: unknown) => e instanceof ConfigError && /backbone\.reasoningShare/.test(String(e)));
   assert.throws(() => validateBackboneConfig({ ...BACKBONE_DEFAULTS, usersPerStep: 1 }), /backbone\.usersPerStep/);
+  assert.throws(() => validateBackboneConfig({ ...BACKBONE_DEFAULTS, epochs: -1 }), /backbone\.epochs/);
   assert.throws(() => makeConfig({ profile: 'smoke', dataset: 'synthetic', set: { 'backbone.negativez': 3 } }), /backbone\.negativez/);
 });
 

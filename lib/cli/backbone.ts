@@ -93,7 +93,7 @@ export async function backboneTrainCommand(dataset: string, o: TrainOptions): Pr
   });
   log(`backbone (${b.source}): ${b.checkpoint}`);
   if (o.ship) {
-    if (!b.alignment) throw new ConfigError('--ship', `nothing to ship: the backbone is "${b.source}" (backbone.steps = ${cfg.backbone.steps})`);
+    if (!b.alignment) throw new ConfigError('--ship', `nothing to ship: the backbone is "${b.source}" (backbone.epochs = ${cfg.backbone.epochs})`);
     const dest = path.join(shippedBackboneRoot(), ds.name);
     fs.rmSync(dest, { recursive: true, force: true });
     exportBackbone(b.checkpoint, dest, b.alignment.manifest);
@@ -108,7 +108,7 @@ export function registerBackboneCommands(program: Command): void {
   bb.command('train <dataset>')
     .description('train the backbone stage (tokenizer, warm-up, retrieval alignment) for a dataset and profile; resumable')
     .option('-p, --profile <profile>', `profile: ${PROFILES.join(' | ')}`, 'quick')
-    .option('-s, --set <key=value>', 'override a config field (repeatable), e.g. backbone.steps=500', (v: string, acc: string[]) => acc.concat(v), [])
+    .option('-s, --set <key=value>', 'override a config field (repeatable), e.g. backbone.epochs=2', (v: string, acc: string[]) => acc.concat(v), [])
     .option('-w, --world <n>', 'data-parallel ranks (default: R2EC_WORKERS or min(2, cores))')
     .option('--ship', 'copy the trained backbone to backbones/<dataset>/ (shipped with the repository)', false)
     .action((dataset: string, o: TrainOptions) => backboneTrainCommand(dataset, o));

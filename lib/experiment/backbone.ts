@@ -16,7 +16,7 @@ import type { Dataset } from '../data/types';
 import { parameterCount } from '../model/config';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../model/checkpoint';
 import { sequenceConfig } from '../train/recpo/config';
-import { BACKBONE_OBJECTIVE_VERSION, trainBackbone, type BackboneCurves, type BackboneHooks } from '../train/backbone';
+import { BACKBONE_OBJECTIVE_VERSION, backboneSchedule, trainBackbone, type BackboneCurves, type BackboneHooks } from '../train/backbone';
 import { tokenizerFromJSON } from '../text/bpe';
 import { templatedReasoning } from '../text/corpus';
 import { ANSWER } from '../text/chat';
@@ -36,7 +36,7 @@ export const BACKBONE_VERSION = 1;
 
 export interface PreparedBackbone extends PreparedLM {
   /** where the backbone came from */
-  source: 'hf-import' | 'warm-up only' | 'shipped' | 'cache' | 'trained';
+  source: 'hf-import' | 'warm-up only' | 'given' | 'shipped' | 'cache' | 'trained';
   /** alignment curves (valid NDCG@10 and read-out cosines per evaluation), when the stage ran */
   alignment?: { curves: BackboneCurves; bestStep: number; samplesPerSec?: number; manifest: BackboneManifest };
 }
@@ -124,10 +124,19 @@ export async function prepareBackbone(
   const t0 = performance.now();
   const lm = await prepareLanguageModel(ds, cfg, world, { log, onStep: hooks.onLMStep });
   if (cfg.model.backbone) {
-    if (cfg.backbone.steps > 0) log('backbone: an imported Hugging Face model is the starting point as it is (no retrieval alignment, as the paper)');
+    if (cfg.backbone.epochs > 0) log('backbone: an imported Hugging Face model is the starting point as it is (no retrieval alignment, as the paper)');
     return { ...lm, source: 'hf-import' };
   }
-  if (cfg.backbone.steps === 0) return { ...lm, source: 'warm-up only' };
+  if (cfg.backbone.epochs === 0) return { ...lm, source: 'warm-up only' };
+  if (cfg.backbone.from) {
+    // an explicit checkpoint: used as it is, keyed by its own manifest (or its weights) so results stay traceable
+    const dir = cfg.backbone.from;
+    if (!hasCheckpoint(dir)) throw new R2ecError(`backbone.from: no checkpoint in ${dir}`);
+    const manifest = readManifest(dir) ?? readManifest(path.dirname(dir));
+    const key = manifest?.key ?? sha256(fs.readFileSync(path.join(dir, 'model.safetensors'))).slice(0, 16);
+    log(`backbone: starting from ${dir} (backbone.from${manifest ? `, key ${manifest.key}` : ''})`);
+    return { ...lm, checkpoint: dir, key, source: 'given', cached: true, seconds: (performance.now() - t0) / 1000 };
+  }
   const keyInput = backboneKeyInput(ds, cfg, lm);
   const key = sha256(stableStringify(keyInput)).slice(0, 16);
   const done = (checkpoint: string, source: PreparedBackbone['source'], manifest: BackboneManifest, curves?: BackboneCurves, samplesPerSec?: number) => {
@@ -161,9 +170,10 @@ export async function prepareBackbone(
   fs.mkdirSync(dir, { recursive: true });
   const validIdx = evalSubset(ds.samples.valid.length, cfg.eval.validSamples, cfg.seed, 'valid');
   const b = cfg.backbone;
+  const { steps } = backboneSchedule(b, ds.samples.train.length);
   log(
-    `backbone: retrieval alignment of ${cfg.model.preset} (${(parameterCount(lm.model) / 1e6).toFixed(2)}M parameters), ${b.steps} steps × ` +
-      `${b.usersPerStep} users (${((b.steps * b.usersPerStep) / ds.samples.train.length).toFixed(2)} epochs), ${b.negatives} sampled items, ` +
+    `backbone: retrieval alignment of ${cfg.model.preset} (${(parameterCount(lm.model) / 1e6).toFixed(2)}M parameters), ${steps} steps × ` +
+      `${b.usersPerStep} users (${((steps * b.usersPerStep) / ds.samples.train.length).toFixed(2)} epochs), ${b.negatives} sampled items, ` +
       `selected on ${validIdx.length} valid samples, ${world} rank(s) → ${dir}`,
   );
   const res = await trainBackbone(
@@ -179,7 +189,7 @@ export async function prepareBackbone(
   const manifest: BackboneManifest = {
     kind: 'r2ec-backbone', key, dataset: ds.name, dataKey: ds.provenance.key, config: keyInput as unknown as Record<string, unknown>,
     objectiveVersion: keyInput.objective, commit, dirty, command: process.argv.slice(1).join(' '), createdAt: new Date().toISOString(),
-    bestStep: res.bestStep, steps: b.steps, samplesSeen: b.steps * b.usersPerStep, world: res.world, seconds: res.seconds,
+    bestStep: res.bestStep, steps, samplesSeen: steps * b.usersPerStep, world: res.world, seconds: res.seconds,
   };
   fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   fs.writeFileSync(path.join(dir, 'curves.json'), JSON.stringify(res.curves));

@@ -50,7 +50,9 @@ export const BACKBONE_OBJECTIVE_VERSION = 1;
 export const OBJECTIVE_FINGERPRINT = '97d8b9f513a7';
 
 export interface BackboneConfig {
-  /** optimizer steps (0 = no backbone stage: methods start from the warm-up LM) */
+  /** passes over the train samples (0 = no backbone stage: methods start from the warm-up LM) */
+  epochs: number;
+  /** optimizer steps; 0 = ⌈epochs · train samples / usersPerStep⌉ (so one profile fits every dataset) */
   steps: number;
   /** train users per step, over all ranks (B; also the in-batch columns) */
   usersPerStep: number;
@@ -68,13 +70,17 @@ export interface BackboneConfig {
   chunk: number;
   optimizer: AdamWConfig;
   schedule: LrSchedule;
-  /** evaluate on the valid subset, checkpoint, and keep the best every n steps (and at the end) */
+  /** evaluate on the valid subset, checkpoint and keep the best every n steps and at the end; 0 = 8 times an epoch
+   *  (the reference code's eval_steps ≈ 1/8 epoch, spec §4.7) */
   evalEvery: number;
   seed: number;
+  /** start every LM method from this checkpoint folder instead (a `backbone train` result; '' = resolve by key) */
+  from: string;
 }
 
 export const BACKBONE_DEFAULTS: BackboneConfig = {
-  steps: 2500,
+  epochs: 1,
+  steps: 0,
   usersPerStep: 64,
   negatives: 256,
   logQ: true,
@@ -84,8 +90,9 @@ export const BACKBONE_DEFAULTS: BackboneConfig = {
   chunk: 32,
   optimizer: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, clipNorm: 1 },
   schedule: { kind: 'cosine', warmupSteps: 50, minRatio: 0.1 },
-  evalEvery: 250,
+  evalEvery: 0,
   seed: DEFAULT_SEED,
+  from: '',
 };
 
 const int = (v: unknown, field: string, min: number) => {
@@ -93,11 +100,12 @@ const int = (v: unknown, field: string, min: number) => {
 };
 
 export function validateBackboneConfig(c: BackboneConfig, prefix = 'backbone'): void {
+  if (!(c.epochs >= 0)) throw new ConfigError(`${prefix}.epochs`, `must be ≥ 0, got ${c.epochs}`);
   int(c.steps, `${prefix}.steps`, 0);
   int(c.usersPerStep, `${prefix}.usersPerStep`, 2);
   int(c.negatives, `${prefix}.negatives`, 0);
   int(c.chunk, `${prefix}.chunk`, 1);
-  int(c.evalEvery, `${prefix}.evalEvery`, 1);
+  int(c.evalEvery, `${prefix}.evalEvery`, 0);
   int(c.seed, `${prefix}.seed`, 0);
   if (typeof c.logQ !== 'boolean') throw new ConfigError(`${prefix}.logQ`, `must be true or false, got ${JSON.stringify(c.logQ)}`);
   if (!(c.reasoningShare >= 0 && c.reasoningShare <= 1)) throw new ConfigError(`${prefix}.reasoningShare`, `must be in [0, 1], got ${c.reasoningShare}`);
@@ -156,6 +164,14 @@ export interface BackboneResult {
 export interface BackboneHooks {
   onStep?: (info: { step: number; steps: number; loss: number; lmLoss: number; samplesPerSec: number; tensors: number }) => void;
   onEval?: (info: { step: number; direct: number; reasoning: number; cos: [number, number, number] }) => void;
+}
+
+/** The stage's length for a train split of `nTrain` samples: steps (0 when epochs = 0) and the evaluation interval. */
+export function backboneSchedule(c: BackboneConfig, nTrain: number): { steps: number; evalEvery: number } {
+  if (c.epochs === 0) return { steps: 0, evalEvery: 1 };
+  const perEpoch = Math.max(1, Math.ceil(nTrain / c.usersPerStep));
+  const steps = c.steps > 0 ? c.steps : Math.ceil(c.epochs * perEpoch);
+  return { steps, evalEvery: c.evalEvery > 0 ? c.evalEvery : Math.max(1, Math.ceil(perEpoch / 8)) };
 }
 
 /** Seeded epoch-wise permutation batches: global batch `step` is a pure function of (seed, step, n). */
@@ -396,7 +412,7 @@ export function stepGradients(ctx: BackboneContext, step: number): { loss: numbe
 
 function trainStep(ctx: BackboneContext, step: number, opt: ReturnType<typeof initAdamW>) {
   const { loss, lmLoss, grads } = stepGradients(ctx, step);
-  const lr = lrAt(step, ctx.cfg.steps, ctx.cfg.optimizer.lr, ctx.cfg.schedule);
+  const lr = lrAt(step, backboneSchedule(ctx.cfg, ctx.ds.samples.train.length).steps, ctx.cfg.optimizer.lr, ctx.cfg.schedule);
   const norm = adamWStep(ctx.params, grads, opt, ctx.cfg.optimizer, lr);
   Object.values(grads).forEach((g) => g.dispose());
   if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
@@ -529,7 +545,8 @@ export async function backboneRank(job: BackboneJob, comm: Collective, hooks?: B
     save(ctx, latest, opt, { kind: 'backbone', step, bestMetric, bestStep, curves, train: cfg });
     comm.barrier();
   };
-  const end = Math.min(cfg.steps, job.stopAfter ?? cfg.steps);
+  const { steps, evalEvery } = backboneSchedule(cfg, job.dataset.samples.train.length);
+  const end = Math.min(steps, job.stopAfter ?? steps);
   if (start === 0) await evaluate(0);
   const tTrain = performance.now();
   for (let step = start; step < end; step++) {
@@ -540,8 +557,8 @@ export async function backboneRank(job: BackboneJob, comm: Collective, hooks?: B
     curves.gradNorm.push(st.gradNorm);
     curves.lr.push(st.lr);
     const sps = ((step + 1 - start) * cfg.usersPerStep) / ((performance.now() - tTrain) / 1000);
-    if (comm.rank === 0) hooks?.onStep?.({ step: step + 1, steps: cfg.steps, loss: st.loss, lmLoss: st.lmLoss, samplesPerSec: sps, tensors: tf.memory().numTensors });
-    if ((step + 1) % cfg.evalEvery === 0 || step + 1 === cfg.steps) await evaluate(step + 1);
+    if (comm.rank === 0) hooks?.onStep?.({ step: step + 1, steps, loss: st.loss, lmLoss: st.lmLoss, samplesPerSec: sps, tensors: tf.memory().numTensors });
+    if ((step + 1) % evalEvery === 0 || step + 1 === steps) await evaluate(step + 1);
   }
   disposeAdamW(opt);
   Object.values(params).forEach((p) => p.dispose());
