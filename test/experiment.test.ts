@@ -8,7 +8,7 @@ import path from 'node:path';
 import { makeConfig, applyOverrides, validateExperimentConfig, methodRecConfig, baseConfig, defaultConfig } from '../lib/experiment/config';
 import { PROFILES, PROFILE_OVERRIDES } from '../lib/experiment/profiles';
 import { buildTable, runExperiment, type MethodResult, type StoredEval } from '../lib/experiment/run';
-import { prepareLanguageModel } from '../lib/experiment/languageModel';
+import { prepareLanguageModel } from '../lib/experiment/language-model';
 import { runRecPO } from '../lib/train/recpo/worker';
 import type { RecJob } from '../lib/train/recpo/context';
 import { loadDataset } from '../lib/data/registry';

@@ -15,7 +15,7 @@ import { initBackend } from '../lib/model/backend';
 import { loadHFCheckpoint } from '../lib/model/hf/checkpoint';
 import { makeConfig } from '../lib/experiment/config';
 import { runExperiment } from '../lib/experiment/run';
-import { prepareLanguageModel } from '../lib/experiment/languageModel';
+import { prepareLanguageModel } from '../lib/experiment/language-model';
 import { generateSynthetic } from '../lib/data/synthetic';
 import { tokenizerFromJSON } from '../lib/text/bpe';
 import { encodeChat, completeReasoning } from '../lib/text/chat';

@@ -26,7 +26,7 @@ import { defaultWorld, runSpmd } from '../train/parallel';
 import { recpoWorld } from '../train/recpo/worker';
 import { loadDataset } from '../data/registry';
 import { makeConfig, methodRecConfig } from '../experiment/config';
-import { prepareLanguageModel } from '../experiment/languageModel';
+import { prepareLanguageModel } from '../experiment/language-model';
 import { evalSubset } from '../experiment/run';
 import { makeRng } from '../util/rng';
 import { ConfigError, R2ecError } from '../util/errors';

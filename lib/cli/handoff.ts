@@ -21,7 +21,7 @@ import { bpeToHFTokenizerFiles } from '../text/hf-bpe-export';
 import { ConfigError, R2ecError } from '../util/errors';
 import { formatReport } from './backbone';
 import { makeConfig, parseSets, PROFILES, validateExperimentConfig, type ExperimentConfig, type Profile } from '../experiment/config';
-import { prepareLanguageModel } from '../experiment/languageModel';
+import { prepareLanguageModel } from '../experiment/language-model';
 import { loadDataset } from '../data/registry';
 import { writeDatasetDict } from '../data/hf-dataset';
 

@@ -1,5 +1,5 @@
 // The backbone every LM method starts from (README "The backbone stage"): the tokenizer + warmed-up LM of
-// languageModel.ts, then the retrieval alignment of lib/train/backbone.ts. Zero-shot evaluates it as it is;
+// language-model.ts, then the retrieval alignment of lib/train/backbone.ts. Zero-shot evaluates it as it is;
 // w/o reasoning and R²ec train from it. Resolved in this order:
 //   1. an imported Hugging Face checkpoint (model.backbone): the pretrained model itself, no alignment (as the paper);
 //   2. a shipped backbone, backbones/<dataset>/ in the repository, when its recorded key equals this config's key;
@@ -28,7 +28,7 @@ import { backboneCacheRoot, shippedBackboneRoot } from '../util/env';
 import { R2ecError } from '../util/errors';
 import { evalSubset } from '../eval/subsets';
 import type { ExperimentConfig } from './config';
-import { prepareLanguageModel, type PreparedLM } from './languageModel';
+import { prepareLanguageModel, type PreparedLM } from './language-model';
 
 /** Bump when the backbone's meaning changes in a way the hashed sources would not show. */
 export const BACKBONE_VERSION = 1;
