@@ -21,12 +21,13 @@ import { paramGrads } from '../lib/train/grads';
 import { SOLO } from '../lib/train/parallel';
 import {
   BACKBONE_DEFAULTS, BACKBONE_OBJECTIVE_VERSION, backboneSchedule, OBJECTIVE_FINGERPRINT, contrastiveLossAndGrads, epochBatch, makeBackboneContext,
-  meanPairwiseCosine, samplingLogQ, stepBatch, stepGradients, trainBackbone, validateBackboneConfig, type BackboneConfig, type BackboneJob,
+  samplingLogQ, stepBatch, stepGradients, trainBackbone, validateBackboneConfig, type BackboneConfig, type BackboneJob,
 } from '../lib/train/backbone';
 import { makeConfig } from '../lib/experiment/config';
 import { prepareBackbone } from '../lib/experiment/backbone';
 import { sha256 } from '../lib/util/hash';
 import { ConfigError } from '../lib/util/errors';
+import { meanPairwiseCosine, readoutCosines } from '../lib/eval/collapse';
 
 let ds: Dataset;
 let tokJson: unknown;
@@ -200,6 +201,8 @@ test('mean pairwise cosine: parallel rows → 1, orthogonal → 0, user–item b
   assert.ok(Math.abs(meanPairwiseCosine(Float32Array.from([1, 0, 2, 0, 3, 0]), 2) - 1) < 1e-6);
   assert.ok(Math.abs(meanPairwiseCosine(Float32Array.from([1, 0, 0, 1]), 2)) < 1e-6);
   assert.ok(Math.abs(meanPairwiseCosine(Float32Array.from([1, 0]), 2, Float32Array.from([0, 1, 1, 0])) - 0.5) < 1e-6);
+  const c = readoutCosines(Float32Array.from([1, 0, 1, 0, 0, 1]), Float32Array.from([0, 1, 0, 2]), 2, 2); // first 2 users only
+  assert.deepEqual([c.userUser, c.itemItem, c.userItem].map((x) => Math.round(x * 1e6) / 1e6), [1, 1, 0]);
 });
 
 test('learning: valid NDCG@10 rises well above its start; resume = uninterrupted; 2 ranks = 1 rank', async () => {

@@ -67,6 +67,8 @@ export interface MethodResult {
   bestStep?: number;
   texts?: RecResult['texts'];
   meanReasoningTokens?: number;
+  /** LM methods: mean pairwise cosine of test user vectors, items, users × items (collapse → 1) */
+  readout?: RecResult['readout'];
   latency?: RecResult['latency'];
   /** batched test evaluation: samples per second */
   throughput?: { samplesPerSec: number; batchSize: number };
@@ -300,7 +302,7 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
       result = {
         name: m.name, kind: m.kind, valid: store(r.valid), test: store(r.test),
         trainSec: r.durationsSec.train ?? 0, evalSec: r.durationsSec.evaluate ?? 0, curves: r.curves, bestStep: r.bestStep,
-        texts: r.texts, meanReasoningTokens: r.meanReasoningTokens, latency: r.latency, throughput: r.throughput, configHash, config: rec,
+        texts: r.texts, meanReasoningTokens: r.meanReasoningTokens, readout: r.readout, latency: r.latency, throughput: r.throughput, configHash, config: rec,
       };
     } else {
       result = { ...(await runBaseline(ds, cfg, m, valid, test)), configHash };

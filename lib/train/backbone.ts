@@ -33,6 +33,7 @@ import { templatedReasoning } from '../text/corpus';
 import { ANSWER } from '../text/chat';
 import { directIds, itemSequences, scoringIds, userPromptIds, type SequenceConfig } from '../text/sequences';
 import { evaluateRanking } from '../eval/evaluate';
+import { readoutCosines } from '../eval/collapse';
 import { adamWStep, disposeAdamW, initAdamW, optimizerToArrays, restoreOptimizer, validateAdamW, type AdamWConfig } from './optimizer';
 import { lrAt, validateSchedule, type LrSchedule } from './schedule';
 import { allReduceGrads, paramGrads } from './grads';
@@ -421,21 +422,6 @@ function trainStep(ctx: BackboneContext, step: number, opt: ReturnType<typeof in
   return { loss, lmLoss, gradNorm: norm, lr };
 }
 
-/** Mean pairwise cosine of the rows of x [n, d] (excluding the diagonal); of rows of x against y when given. */
-export function meanPairwiseCosine(x: Float32Array, d: number, y?: Float32Array): number {
-  return tf.tidy(() => {
-    const norm = (a: Float32Array) => {
-      const t = tf.tensor2d(a, [a.length / d, d]);
-      return tf.div(t, tf.maximum(tf.norm(t, 'euclidean', 1, true), 1e-12));
-    };
-    const a = norm(x);
-    if (y) return tf.mean(tf.matMul(a, norm(y), false, true)).dataSync()[0];
-    const n = x.length / d;
-    if (n < 2) return NaN;
-    return (tf.sum(tf.matMul(a, a, false, true)).dataSync()[0] - n) / (n * (n - 1));
-  });
-}
-
 /** Valid NDCG@10 of the read-out right after the prompt and after a templated reasoning, plus the cosines. */
 async function evaluateBackbone(ctx: BackboneContext) {
   const { comm, ds } = ctx;
@@ -462,14 +448,8 @@ async function evaluateBackbone(ctx: BackboneContext) {
     return r.metrics['NDCG@10'];
   };
   try {
-    const sub = (x: Float32Array, n: number) => x.subarray(0, Math.min(n, x.length / d) * d);
-    const items = table.rows.subarray(d); // real items only
-    const sampleItems = sub(items, 400);
-    return {
-      direct: await ndcg(direct),
-      reasoning: await ndcg(withReasoning),
-      cos: [meanPairwiseCosine(sub(direct, 400), d), meanPairwiseCosine(sampleItems, d), meanPairwiseCosine(sub(direct, 400), d, sampleItems)] as [number, number, number],
-    };
+    const c = readoutCosines(direct, table.rows.subarray(d), d); // real items only (row 0 is the pad)
+    return { direct: await ndcg(direct), reasoning: await ndcg(withReasoning), cos: [c.userUser, c.itemItem, c.userItem] as [number, number, number] };
   } finally {
     tableT.dispose();
   }

@@ -4,6 +4,7 @@ import { tf } from '../../model/backend';
 import { generateText, GREEDY, type SamplingConfig } from '../../model/generate';
 import { encodeSequences } from '../../model/readout';
 import type { Sample } from '../../data/types';
+import { readoutCosines, type ReadoutCosines } from '../../eval/collapse';
 import { evaluateRanking, type EvalResult } from '../../eval/evaluate';
 import { timeRequests, type RequestLatency } from '../../eval/latency';
 import { shardRange } from '../parallel';
@@ -43,7 +44,7 @@ export function encodeUsers(ctx: RecContext, samples: Sample[], greedyTokens: nu
 }
 
 /** Evaluate `samples` split over ranks; every rank returns the same EvalResult (computed on each). */
-export async function evaluateSplit(ctx: RecContext, samples: Sample[], split: string): Promise<{ result: EvalResult; tokens: number[][]; reward: number }> {
+export async function evaluateSplit(ctx: RecContext, samples: Sample[], split: string): Promise<{ result: EvalResult; tokens: number[][]; reward: number; cosines: ReadoutCosines }> {
   const [a, b] = shardRange(samples.length, ctx.comm.rank, ctx.comm.world);
   const enc = encodeUsers(ctx, samples.slice(a, b), ctx.cfg.rollout.maxNewTokens);
   const d = ctx.mcfg.dModel;
@@ -87,7 +88,8 @@ export async function evaluateSplit(ctx: RecContext, samples: Sample[], split: s
     userMatrix.dispose();
   }
   result.options.split = split;
-  return { result, tokens, reward: rewardSum / Math.max(1, samples.length) };
+  const cosines = readoutCosines(all, ctx.table.rows.subarray(d), d); // real items only (row 0 is the pad)
+  return { result, tokens, reward: rewardSum / Math.max(1, samples.length), cosines };
 }
 
 export function pick<T>(arr: T[], idx: number[]): T[] {

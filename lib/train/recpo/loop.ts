@@ -6,6 +6,7 @@ import { backendName } from '../../model/backend';
 import { assignParams, hasCheckpoint, loadCheckpoint, paramsToArrays, saveCheckpoint, type NamedArrays } from '../../model/checkpoint';
 import type { EvalResult } from '../../eval/evaluate';
 import type { RequestLatency } from '../../eval/latency';
+import type { ReadoutCosines } from '../../eval/collapse';
 import { initAdamW, disposeAdamW, optimizerToArrays, restoreOptimizer, type AdamWState } from '../optimizer';
 import { refreshItemTable, type RecContext } from './context';
 import { contrastiveStep, recpoStep } from './step';
@@ -27,6 +28,10 @@ export interface RecCurves {
   validHr10: number[];
   /** mean fused reward of the greedy reasoning on the valid samples (spec §4 reward, against the refreshed table) */
   validReward: number[];
+  /** read-out diagnostics at each evaluation: mean pairwise cosine of valid user vectors, items, users × items */
+  cosUserUser: number[];
+  cosItemItem: number[];
+  cosUserItem: number[];
 }
 
 export interface RecResult {
@@ -42,6 +47,8 @@ export interface RecResult {
   texts: { sampleIndex: number; user: number; text: string; tokens: number }[];
   meanReasoningTokens: number;
   latency?: RequestLatency;
+  /** read-out diagnostics of the reported model on the test samples (see RecCurves.cosUserUser) */
+  readout: ReadoutCosines;
   durationsSec: Record<string, number>;
   world: number;
   backend: string;
@@ -77,7 +84,7 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
   const opt = initAdamW(params);
   const curves: RecCurves = {
     step: [], rewardMean: [], rewardStd: [], ndcgReward: [], reasoningLength: [], lossTok: [], lossRec: [], kl: [],
-    gradNorm: [], lr: [], evalStep: [], validNdcg10: [], validHr10: [], validReward: [],
+    gradNorm: [], lr: [], evalStep: [], validNdcg10: [], validHr10: [], validReward: [], cosUserUser: [], cosItemItem: [], cosUserItem: [],
   };
   const validSamples = pick(ds.samples.valid, job.validIdx);
   const testSamples = pick(ds.samples.test, job.testIdx);
@@ -105,8 +112,11 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
   const evaluateValid = async (step: number) => {
     hooks?.onPhase?.(`valid @ step ${step}`);
     refreshItemTable(ctx);
-    const { result, reward } = await evaluateSplit(ctx, validSamples, 'valid');
+    const { result, reward, cosines } = await evaluateSplit(ctx, validSamples, 'valid');
     const ndcg = result.metrics['NDCG@10'];
+    curves.cosUserUser.push(cosines.userUser);
+    curves.cosItemItem.push(cosines.itemItem);
+    curves.cosUserItem.push(cosines.userItem);
     curves.evalStep.push(step);
     curves.validReward.push(reward);
     curves.validNdcg10.push(ndcg);
@@ -156,7 +166,7 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
     return {
       method: job.method, valid: undefined as unknown as EvalResult, test: undefined as unknown as EvalResult, curves,
       bestStep, stepsRun, texts: [], meanReasoningTokens: 0, durationsSec: durations, world: comm.world, backend: backendName(),
-      throughput: { samplesPerSec: 0, batchSize: cfg.evalBatch },
+      throughput: { samplesPerSec: 0, batchSize: cfg.evalBatch }, readout: { userUser: NaN, itemItem: NaN, userItem: NaN },
     };
   }
   // Load the best checkpoint (spec §4.7) and report valid + test.
@@ -185,5 +195,8 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
   disposeAdamW(opt);
   durations.total = (d0() - t0) / 1000;
   const throughput = { samplesPerSec: testSamples.length / Math.max(testSec, 1e-9), batchSize: cfg.evalBatch };
-  return { method: job.method, valid, test: testOut.result, curves, bestStep, stepsRun, texts, meanReasoningTokens, latency, throughput, durationsSec: durations, world: comm.world, backend: backendName() };
+  return {
+    method: job.method, valid, test: testOut.result, curves, bestStep, stepsRun, texts, meanReasoningTokens, latency, throughput,
+    readout: testOut.cosines, durationsSec: durations, world: comm.world, backend: backendName(),
+  };
 }
