@@ -168,6 +168,8 @@ export async function prepareBackbone(
     return done(best, 'cache', cachedManifest);
   }
   fs.mkdirSync(dir, { recursive: true });
+  // the code that trains is the code at the start (files may change while a long run goes on)
+  const { commit, dirty } = gitInfo();
   const validIdx = evalSubset(ds.samples.valid.length, cfg.eval.validSamples, cfg.seed, 'valid');
   const b = cfg.backbone;
   const { steps } = backboneSchedule(b, ds.samples.train.length);
@@ -185,7 +187,6 @@ export async function prepareBackbone(
     hooks,
   );
   if (!hasCheckpoint(best)) throw new R2ecError(`backbone: training finished without a best checkpoint in ${best}`);
-  const { commit, dirty } = gitInfo();
   const manifest: BackboneManifest = {
     kind: 'r2ec-backbone', key, dataset: ds.name, dataKey: ds.provenance.key, config: keyInput as unknown as Record<string, unknown>,
     objectiveVersion: keyInput.objective, commit, dirty, command: process.argv.slice(1).join(' '), createdAt: new Date().toISOString(),
