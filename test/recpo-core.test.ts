@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { initBackend, tf } from '../lib/model/backend';
 import { fusedReward, targetProbability, DEFAULT_REWARD } from '../lib/train/rewards';
 import { groupAdvantages, bestTrajectoryMask } from '../lib/train/advantages';
-import { itemTermWeights, tokenTermWeights, ppoTerm } from '../lib/train/recpo/step';
+import { itemTermWeights, tokenTermWeights, ppoTerm, inBatchLogProbs, sampledColumns, type InBatch } from '../lib/train/recpo/step';
+import type { RecContext } from '../lib/train/recpo/context';
 import { recScores } from '../lib/model/recHead';
 import { tokenLogProbs } from '../lib/model/losses';
 import { ConfigError } from '../lib/util/errors';
@@ -101,4 +102,50 @@ test('the item-term gradient reaches the best trajectory and its target item, no
   items.assign(tf.sub(items, tf.mul(grads[items.name], 0.05)));
   const after = tokenLogProbs(recScores(users, items, { similarity: 'cosine', tau: 0.1 }), cols).dataSync()[1];
   assert.ok(after > before, `log p rose: ${before} → ${after}`);
+});
+
+test('item term with sampled catalog items: −log q on every column, the target and history masked among the sampled ones', async () => {
+  await initBackend({ log: false });
+  const d = 4;
+  const tau = 0.5;
+  const rng = (i: number) => Math.sin(i * 12.9898) * 43758.5453 % 1;
+  const vec = (k: number) => Array.from({ length: d }, (_, j) => rng(k * 10 + j + 1));
+  const U = [vec(1), vec(2)];
+  const targets = [11, 12]; // this rank's (world 1) in-batch targets: columns 0 and 1
+  const sampled = [3, 12, 5]; // 12 = user 1's target (masked for user 1), 3 = in user 0's history (masked for user 0)
+  const V = [vec(3), vec(4)];
+  const S = [vec(5), vec(6), vec(7)];
+  const logQ = [0.1, -0.2, 0.3, 0.05, -0.4];
+  const ib: InBatch = {
+    localItems: targets, allVecs: Float32Array.from(V.flat()), allItems: targets, offset: 0,
+    sampledItems: sampled, sampledVecs: Float32Array.from(S.flat()), logQ: Float32Array.from(logQ),
+  };
+  const ctx = { mcfg: { dModel: d }, cfg: { head: { similarity: 'cosine', tau }, dedupeInBatch: true } } as unknown as RecContext;
+  const lp = inBatchLogProbs(ctx, tf.tensor2d(U), targets, [0, 1], [[3, 9], [8]], tf.tensor2d(V), ib).arraySync() as number[];
+  const cos = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i], 0) / Math.hypot(...a) / Math.hypot(...b);
+  const cols = [...V, ...S];
+  const hidden = [[2], [3]]; // column indices masked per user (sampled 3 → column 2; sampled 12 → column 3)
+  U.forEach((u, i) => {
+    const logits = cols.map((c, j) => (hidden[i].includes(j) ? -Infinity : cos(u, c) / tau - logQ[j]));
+    const m = Math.max(...logits);
+    const lse = m + Math.log(logits.reduce((s, x) => s + Math.exp(x - m), 0));
+    close(lp[i], logits[i] - lse, 1e-4);
+  });
+  // without sampled items and log q the same users get the plain in-batch softmax over the two targets
+  const plain = inBatchLogProbs(ctx, tf.tensor2d(U), targets, [0, 1], [[3, 9], [8]], tf.tensor2d(V), { ...ib, sampledItems: [], sampledVecs: new Float32Array(0), logQ: undefined }).arraySync() as number[];
+  U.forEach((u, i) => {
+    const l = V.map((c) => cos(u, c) / tau);
+    close(plain[i], l[i] - Math.log(Math.exp(l[0]) + Math.exp(l[1])), 1e-4);
+  });
+});
+
+test('sampled catalog items: seeded per step, within 1..N, the same on every rank', () => {
+  const ds = { items: new Array(51) } as unknown as RecContext['ds'];
+  const ctx = (rank: number) => ({ ds, cfg: { seed: 7, sampledItems: 64 }, comm: { rank, world: 2 } }) as unknown as RecContext;
+  const a = sampledColumns(ctx(0), 3);
+  assert.deepEqual(sampledColumns(ctx(1), 3), a);
+  assert.notDeepEqual(sampledColumns(ctx(0), 4), a);
+  assert.equal(a.length, 64);
+  assert.ok(a.every((i) => Number.isInteger(i) && i >= 1 && i <= 50));
+  assert.ok(new Set(a).size > 20, 'spread over the catalog');
 });

@@ -39,6 +39,13 @@ export interface RecPOConfig {
   objective: 'eq8' | 'reference-code';
   /** mask duplicate in-batch items of the target in the item term (the code does not, spec §7.7) */
   dedupeInBatch: boolean;
+  /**
+   * uniform catalog items added to the in-batch columns of the item term (and of w/o reasoning's loss), encoded fresh
+   * each step like the targets, with the log-q correction for the mixed sampling and the user's history masked;
+   * 0 = the paper's in-batch targets only. Measured on ml-100k quick: with 8 users a step the in-batch term alone
+   * (7 negatives, popularity-sampled) pulled valid NDCG@10 from .072 to .054 in 40 steps (w/o reasoning .077 → .048)
+   */
+  sampledItems: number;
   optimizer: AdamWConfig;
   schedule: LrSchedule;
   steps: number;
@@ -76,6 +83,7 @@ export const RECPO_DEFAULTS: RecPOConfig = {
   klCoef: 0,
   objective: 'eq8',
   dedupeInBatch: true,
+  sampledItems: 256,
   // lr 1e-4: at 1e-3 the policy collapsed within 40 steps (greedy reasoning " the the the ..." on ml-100k quick)
   optimizer: { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, clipNorm: 1 },
   schedule: { kind: 'constant', warmupSteps: 8, minRatio: 1 },
@@ -109,6 +117,7 @@ export function validateRecPOConfig(r: RecPOConfig, limits: { maxSeqLen: number;
   validateSampling(r.rollout, `${prefix}.rollout`);
   validateReward(r.reward, limits.numItems ?? Infinity, `${prefix}.reward`);
   int(r.usersPerStep, `${prefix}.usersPerStep`, 1);
+  int(r.sampledItems, `${prefix}.sampledItems`, 0);
   int(r.usersPerChunk, `${prefix}.usersPerChunk`, 1);
   int(r.relabelTopK, `${prefix}.relabelTopK`, 1);
   if (r.relabelTopK > r.groupSize) throw new ConfigError(`${prefix}.relabelTopK`, `must be ≤ groupSize (${r.groupSize}), got ${r.relabelTopK}`);

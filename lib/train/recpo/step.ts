@@ -24,6 +24,7 @@ import { shardRange } from '../parallel';
 import { fusedReward } from '../rewards';
 import { groupAdvantages, bestTrajectoryMask } from '../advantages';
 import { writeRows } from '../item-table';
+import { samplingLogQ } from '../backbone';
 import { hashSeed, makeRng, shuffleInPlace } from '../../util/rng';
 import { R2ecError } from '../../util/errors';
 import { timed } from '../../util/phases';
@@ -66,17 +67,41 @@ function epochOrder(ctx: RecContext, epoch: number): number[] {
 }
 
 /** In-batch item term inputs: all ranks' target vectors (local ones with gradient come first in `local`). */
-interface InBatch {
+export interface InBatch {
   localItems: number[];
   /** detached vectors of every rank's targets, rank order, and their item ids */
   allVecs: Float32Array;
   allItems: number[];
   /** offset of this rank's block in allItems */
   offset: number;
+  /** recpo.sampledItems uniform catalog items (detached, fresh) and log q of every column (targets, then these) */
+  sampledItems: number[];
+  sampledVecs: Float32Array;
+  logQ?: Float32Array;
 }
 
-function exchangeTargets(ctx: RecContext, localItems: number[], localVecs: Float32Array): InBatch {
-  const vecParts = ctx.comm.allGather(localVecs);
+const logQCache = new WeakMap<object, Float64Array>();
+
+/** The step's uniform catalog items (recpo.sampledItems), the same on every rank. */
+export function sampledColumns(ctx: RecContext, step: number): number[] {
+  const N = ctx.ds.items.length - 1;
+  const rng = makeRng(hashSeed(ctx.cfg.seed, 'rec-sampled-items', step));
+  return Array.from({ length: ctx.cfg.sampledItems }, () => 1 + rng.int(N));
+}
+
+function gatherAll(ctx: RecContext, local: Float32Array): Float32Array {
+  const parts = ctx.comm.allGather(local);
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function exchangeTargets(ctx: RecContext, localItems: number[], localVecs: Float32Array, step: number): InBatch {
+  const allVecs = gatherAll(ctx, localVecs);
   const idParts = ctx.comm.allGather(Float32Array.from(localItems));
   const allItems: number[] = [];
   let offset = 0;
@@ -84,37 +109,53 @@ function exchangeTargets(ctx: RecContext, localItems: number[], localVecs: Float
     if (r === ctx.comm.rank) offset = allItems.length;
     allItems.push(...Array.from(p));
   });
-  const total = vecParts.reduce((a, p) => a + p.length, 0);
-  const allVecs = new Float32Array(total);
-  let o = 0;
-  for (const p of vecParts) {
-    allVecs.set(p, o);
-    o += p.length;
+  const sampledItems = sampledColumns(ctx, step);
+  let sampledVecs: Float32Array = new Float32Array(0);
+  let logQ: Float32Array | undefined;
+  if (sampledItems.length > 0) {
+    // each rank encodes its contiguous share, so the gathered blocks come back in column order
+    const [a, b] = shardRange(sampledItems.length, ctx.comm.rank, ctx.comm.world);
+    const mine = sampledItems.slice(a, b);
+    const local = mine.length ? timed('item encoding', () => encodeSequences(ctx.params, ctx.mcfg, mine.map((t) => ctx.itemSeqs[t]), ctx.cfg.pooling, 32)) : new Float32Array(0);
+    sampledVecs = gatherAll(ctx, local);
+    let lq = logQCache.get(ctx.ds);
+    if (!lq || lq.length !== ctx.ds.items.length) logQCache.set(ctx.ds, (lq = samplingLogQ(ctx.ds, ctx.cfg.usersPerStep, sampledItems.length)));
+    logQ = Float32Array.from([...allItems, ...sampledItems], (id) => lq![id]);
   }
-  return { localItems, allVecs, allItems, offset };
+  return { localItems, allVecs, allItems, offset, sampledItems, sampledVecs, logQ };
 }
 
 /**
  * Log-probability of each user's own target under the in-batch softmax (Eq. 7): columns = all batch targets; the
  * local block is the differentiable `localItemVecs`, other ranks' blocks are constants. Duplicates of the target
- * are masked when dedupeInBatch (spec §7.7).
+ * are masked when dedupeInBatch (spec §7.7). With recpo.sampledItems the uniform items follow as constant columns,
+ * the user's target and history masked there, and every column's logit is corrected by −log q (sampled softmax).
  */
-function inBatchLogProbs(ctx: RecContext, users: tf.Tensor2D, userTargets: number[], userCols: number[], localItemVecs: tf.Tensor2D, ib: InBatch): tf.Tensor1D {
+export function inBatchLogProbs(ctx: RecContext, users: tf.Tensor2D, userTargets: number[], userCols: number[], histories: number[][], localItemVecs: tf.Tensor2D, ib: InBatch): tf.Tensor1D {
   const d = ctx.mcfg.dModel;
-  const M = ib.allItems.length;
+  const Mt = ib.allItems.length;
+  const Ms = ib.sampledItems.length;
+  const M = Mt + Ms;
   const before = ib.offset;
-  const after = M - before - ib.localItems.length;
+  const after = Mt - before - ib.localItems.length;
   const parts: tf.Tensor2D[] = [];
   if (before > 0) parts.push(tf.tensor2d(ib.allVecs.subarray(0, before * d), [before, d]));
   parts.push(localItemVecs);
   if (after > 0) parts.push(tf.tensor2d(ib.allVecs.subarray((before + ib.localItems.length) * d), [after, d]));
+  if (Ms > 0) parts.push(tf.tensor2d(ib.sampledVecs, [Ms, d]));
   const items = parts.length === 1 ? parts[0] : (tf.concat(parts, 0) as tf.Tensor2D);
   let logits = recScores(users, items, ctx.cfg.head); // [n, M]
+  if (ib.logQ) logits = tf.sub(logits, tf.tensor2d(ib.logQ, [1, M]));
   const n = userTargets.length;
-  if (ctx.cfg.dedupeInBatch) {
+  if (ctx.cfg.dedupeInBatch || Ms > 0) {
     const mask = new Float32Array(n * M);
     for (let i = 0; i < n; i++) {
-      for (let j = 0; j < M; j++) if (j !== userCols[i] && ib.allItems[j] === userTargets[i]) mask[i * M + j] = -1e9;
+      if (ctx.cfg.dedupeInBatch) for (let j = 0; j < Mt; j++) if (j !== userCols[i] && ib.allItems[j] === userTargets[i]) mask[i * M + j] = -1e9;
+      if (Ms > 0) {
+        const hide = new Set(histories[i]);
+        hide.add(userTargets[i]);
+        for (let j = 0; j < Ms; j++) if (hide.has(ib.sampledItems[j])) mask[i * M + Mt + j] = -1e9;
+      }
     }
     logits = tf.add(logits, tf.tensor2d(mask, [n, M]));
   }
@@ -211,7 +252,7 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
   // of Algorithm 1, §7.7) lets the fresh target rows stand out against the stale rest and inflates R_d.
   let ib: InBatch | undefined;
   if (cfg.variant !== 'cls-head') {
-    ib = timed('all-reduce', () => exchangeTargets(ctx, targets, timed('item encoding', () => encodeSequences(ctx.params, ctx.mcfg, targets.map((t) => ctx.itemSeqs[t]), cfg.pooling, 32))));
+    ib = timed('all-reduce', () => exchangeTargets(ctx, targets, timed('item encoding', () => encodeSequences(ctx.params, ctx.mcfg, targets.map((t) => ctx.itemSeqs[t]), cfg.pooling, 32)), step));
   }
   const readoutExtra = cfg.pooling === 'token' ? 1 : 0; // the appended <|emb|> is not an action
   const lr = lrAt(step, cfg.steps, cfg.optimizer.lr, cfg.schedule);
@@ -309,7 +350,8 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
         } else {
           // 4(b): this rank's targets encoded with gradient; the other ranks' columns are the exchanged constants
           const iv = vectorsOf(ctx, targets.map((t) => ctx.itemSeqs[t])).vecs;
-          itemLogp = inBatchLogProbs(ctx, users, new Array(G).fill(s.target.item), new Array(G).fill(ib!.offset + u), iv, ib!);
+          const hist = s.history.map((h) => h.item);
+          itemLogp = inBatchLogProbs(ctx, users, new Array(G).fill(s.target.item), new Array(G).fill(ib!.offset + u), new Array(G).fill(hist), iv, ib!);
         }
         if (epoch === 0) oldItemLogp[u] = Float32Array.from(itemLogp.dataSync() as Float32Array);
         const rho = tf.exp(tf.sub(itemLogp, tf.tensor1d(oldItemLogp[u])));
@@ -351,7 +393,7 @@ export function contrastiveStep(ctx: RecContext, step: number, opt: AdamWState):
   const mine = batch.slice(a, b);
   const targets = mine.map((s) => s.target.item);
   const lr = lrAt(step, cfg.steps, cfg.optimizer.lr, cfg.schedule);
-  const ib = timed('all-reduce', () => exchangeTargets(ctx, targets, timed('item encoding', () => encodeSequences(ctx.params, ctx.mcfg, targets.map((t) => ctx.itemSeqs[t]), cfg.pooling, 32))));
+  const ib = timed('all-reduce', () => exchangeTargets(ctx, targets, timed('item encoding', () => encodeSequences(ctx.params, ctx.mcfg, targets.map((t) => ctx.itemSeqs[t]), cfg.pooling, 32)), step));
   writeRows(ctx.table, ib.allItems, ib.allVecs);
   const acc: Record<string, tf.Tensor> = {};
   let lossVal = 0;
@@ -360,7 +402,7 @@ export function contrastiveStep(ctx: RecContext, step: number, opt: AdamWState):
     const { value, grads } = timed('forward/backward', () => paramGrads(ctx.params, () => {
       const users = vectorsOf(ctx, idx.map((i) => directIds(ctx, promptIds(ctx, mine[i])))).vecs;
       const iv = vectorsOf(ctx, targets.map((t) => ctx.itemSeqs[t])).vecs;
-      const lp = inBatchLogProbs(ctx, users, idx.map((i) => targets[i]), idx.map((i) => ib.offset + i), iv, ib);
+      const lp = inBatchLogProbs(ctx, users, idx.map((i) => targets[i]), idx.map((i) => ib.offset + i), idx.map((i) => mine[i].history.map((h) => h.item)), iv, ib);
       return tf.div(tf.neg(tf.sum(lp)), batch.length) as tf.Scalar;
     }));
     lossVal += value.dataSync()[0];
