@@ -46,6 +46,8 @@ export interface RecPOConfig {
    * (7 negatives, popularity-sampled) pulled valid NDCG@10 from .072 to .054 in 40 steps (w/o reasoning .077 → .048)
    */
   sampledItems: number;
+  /** the item term's gradient reaches the item tower through the batch targets (spec 4(b)); false = items fixed */
+  itemGradient: boolean;
   optimizer: AdamWConfig;
   schedule: LrSchedule;
   steps: number;
@@ -84,6 +86,7 @@ export const RECPO_DEFAULTS: RecPOConfig = {
   objective: 'eq8',
   dedupeInBatch: true,
   sampledItems: 256,
+  itemGradient: true,
   // lr 1e-4: at 1e-3 the policy collapsed within 40 steps (greedy reasoning " the the the ..." on ml-100k quick)
   optimizer: { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, clipNorm: 1 },
   schedule: { kind: 'constant', warmupSteps: 8, minRatio: 1 },
@@ -118,6 +121,7 @@ export function validateRecPOConfig(r: RecPOConfig, limits: { maxSeqLen: number;
   validateReward(r.reward, limits.numItems ?? Infinity, `${prefix}.reward`);
   int(r.usersPerStep, `${prefix}.usersPerStep`, 1);
   int(r.sampledItems, `${prefix}.sampledItems`, 0);
+  if (typeof r.itemGradient !== 'boolean') throw new ConfigError(`${prefix}.itemGradient`, `must be true or false, got ${JSON.stringify(r.itemGradient)}`);
   int(r.usersPerChunk, `${prefix}.usersPerChunk`, 1);
   int(r.relabelTopK, `${prefix}.relabelTopK`, 1);
   if (r.relabelTopK > r.groupSize) throw new ConfigError(`${prefix}.relabelTopK`, `must be ≤ groupSize (${r.groupSize}), got ${r.relabelTopK}`);

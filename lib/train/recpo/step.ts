@@ -162,6 +162,13 @@ export function inBatchLogProbs(ctx: RecContext, users: tf.Tensor2D, userTargets
   return tokenLogProbs(logits, tf.tensor1d(userCols.map((c) => c), 'int32'));
 }
 
+/** This rank's batch targets in the item term: encoded with gradient (4(b)), or the exchanged constants when !itemGradient. */
+function localTargetVecs(ctx: RecContext, targets: number[], ib: InBatch): tf.Tensor2D {
+  if (ctx.cfg.itemGradient) return vectorsOf(ctx, targets.map((t) => ctx.itemSeqs[t])).vecs;
+  const d = ctx.mcfg.dModel;
+  return tf.tensor2d(ib.allVecs.subarray(ib.offset * d, (ib.offset + targets.length) * d), [targets.length, d]);
+}
+
 /** PPO's clipped term min(r·A, clip(r, 1−ε_low, 1+ε_high)·A), elementwise (spec §4.5 ℓ_ε). */
 export function ppoTerm(ratio: tf.Tensor, adv: tf.Tensor, lo: number, hi: number): tf.Tensor {
   return tf.minimum(tf.mul(ratio, adv), tf.mul(tf.clipByValue(ratio, 1 - lo, 1 + hi), adv));
@@ -349,7 +356,7 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
           itemLogp = tokenLogProbs(tf.add(sc, tf.tensor2d(mask, [G, N1])) as tf.Tensor2D, tf.tensor1d(new Array(G).fill(s.target.item), 'int32'));
         } else {
           // 4(b): this rank's targets encoded with gradient; the other ranks' columns are the exchanged constants
-          const iv = vectorsOf(ctx, targets.map((t) => ctx.itemSeqs[t])).vecs;
+          const iv = localTargetVecs(ctx, targets, ib!);
           const hist = s.history.map((h) => h.item);
           itemLogp = inBatchLogProbs(ctx, users, new Array(G).fill(s.target.item), new Array(G).fill(ib!.offset + u), new Array(G).fill(hist), iv, ib!);
         }
@@ -401,7 +408,7 @@ export function contrastiveStep(ctx: RecContext, step: number, opt: AdamWState):
     const idx = Array.from({ length: Math.min(cfg.usersPerChunk, mine.length - c0) }, (_, j) => c0 + j);
     const { value, grads } = timed('forward/backward', () => paramGrads(ctx.params, () => {
       const users = vectorsOf(ctx, idx.map((i) => directIds(ctx, promptIds(ctx, mine[i])))).vecs;
-      const iv = vectorsOf(ctx, targets.map((t) => ctx.itemSeqs[t])).vecs;
+      const iv = localTargetVecs(ctx, targets, ib);
       const lp = inBatchLogProbs(ctx, users, idx.map((i) => targets[i]), idx.map((i) => ib.offset + i), idx.map((i) => mine[i].history.map((h) => h.item)), iv, ib);
       return tf.div(tf.neg(tf.sum(lp)), batch.length) as tf.Scalar;
     }));
