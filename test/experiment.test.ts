@@ -67,7 +67,7 @@ test('profiles: override tables of existing keys, each with a reason; full = the
   // hand-checked values of the tables (the lr of RecPO has one home: RECPO_DEFAULTS)
   const quick = defaultConfig('quick', 'synthetic');
   assert.equal(quick.recpo.steps, 40);
-  assert.equal(quick.recpo.optimizer.lr, 1e-4);
+  assert.equal(quick.recpo.optimizer.lr, 1e-5);
   assert.equal(quick.eval.testSamples, 500);
   assert.deepEqual(quick.sasrec, { epochs: 10, patience: 2, seed: 42 });
   const smoke = defaultConfig('smoke', 'synthetic');

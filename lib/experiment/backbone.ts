@@ -98,7 +98,17 @@ export function backboneKeyInput(ds: Dataset, cfg: ExperimentConfig, lm: Prepare
   };
 }
 
-function readManifest(dir: string): BackboneManifest | undefined {
+/**
+ * The key a backbone of this dataset and config would have, without training it (the tokenizer and LM warm-up of
+ * language-model.ts are prepared or reused): how a test checks that a shipped backbone still matches the code.
+ */
+export async function backboneKey(ds: Dataset, cfg: ExperimentConfig, world: number): Promise<string> {
+  const lm = await prepareLanguageModel(ds, cfg, world, {});
+  return sha256(stableStringify(backboneKeyInput(ds, cfg, lm))).slice(0, 16);
+}
+
+/** The manifest of a backbone folder (undefined when it has none). */
+export function readManifest(dir: string): BackboneManifest | undefined {
   const f = path.join(dir, 'manifest.json');
   return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as BackboneManifest) : undefined;
 }
