@@ -7,7 +7,7 @@ import { fusedReward, targetProbability, DEFAULT_REWARD } from '../lib/train/rew
 import { groupAdvantages, bestTrajectoryMask } from '../lib/train/advantages';
 import { itemTermWeights, tokenTermWeights, ppoTerm, inBatchLogProbs, sampledColumns, type InBatch } from '../lib/train/recpo/step';
 import type { RecContext } from '../lib/train/recpo/context';
-import { recScores } from '../lib/model/recHead';
+import { recScores } from '../lib/model/rec-head';
 import { tokenLogProbs } from '../lib/model/losses';
 import { ConfigError } from '../lib/util/errors';
 

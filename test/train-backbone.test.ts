@@ -10,7 +10,7 @@ import { tf, initBackend } from '../lib/model/backend';
 import { modelConfig } from '../lib/model/config';
 import { forward, lmLogits, padBatch } from '../lib/model/decoder';
 import { readOut } from '../lib/model/readout';
-import { recScores } from '../lib/model/recHead';
+import { recScores } from '../lib/model/rec-head';
 import { crossEntropy } from '../lib/model/losses';
 import { saveCheckpoint, loadCheckpoint } from '../lib/model/checkpoint';
 import { loadDataset } from '../lib/data/registry';

@@ -7,7 +7,7 @@ import { buildSamples, chronologicalSplit } from './samples';
 import {
   drop, dropNotes, fileProvenance, headerIndex, makeDropLog, parseFiniteNumber, readCsv, readLines,
   requireSourceFile,
-} from './sourceFiles';
+} from './source-files';
 import { padItem, type Dataset, type Domain, type Interaction, type Item } from './types';
 
 export interface Amazon2023Options {

@@ -9,7 +9,7 @@ import { buildSamples, chronologicalSplit } from './samples';
 import {
   drop, dropNotes, fileProvenance, findSourceFile, headerIndex, makeDropLog, parseFiniteNumber, parsePythonList,
   readCsv, readLines,
-} from './sourceFiles';
+} from './source-files';
 import { padItem, type Dataset, type Interaction, type Item } from './types';
 
 const REQUIRED = [

@@ -25,7 +25,7 @@ import type { ModelConfig } from '../model/config';
 import { forward, initParams, lmLogits, padBatch, paramNames, type Params } from '../model/decoder';
 import { crossEntropy } from '../model/losses';
 import { encodeSequences, readOut, type Pooling } from '../model/readout';
-import { recScores, type RecHeadConfig } from '../model/recHead';
+import { recScores, type RecHeadConfig } from '../model/rec-head';
 import { assignParams, hasCheckpoint, loadCheckpoint, paramsToArrays, saveCheckpoint } from '../model/checkpoint';
 import type { Dataset, Sample } from '../data/types';
 import { tokenizerFromJSON, type Tokenizer } from '../text/bpe';

@@ -1,7 +1,7 @@
 // RecPO settings (method spec §3–§5): the type, its defaults and its validation, side by side (as nanoGPT keeps its
 // defaults at the top of train.py). The defaults are the `full` profile, the closest to the paper this hardware
 // allows; lib/experiment/profiles.ts lists what `quick` and `smoke` change, each with its reason.
-import { DEFAULT_REC_HEAD, validateRecHead, type RecHeadConfig } from '../../model/recHead';
+import { DEFAULT_REC_HEAD, validateRecHead, type RecHeadConfig } from '../../model/rec-head';
 import { validateSampling, type SamplingConfig } from '../../model/generate';
 import { validatePooling, type Pooling } from '../../model/readout';
 import { DEFAULT_REWARD, validateReward, type RewardConfig } from '../rewards';

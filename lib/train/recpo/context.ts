@@ -5,7 +5,7 @@ import { tf } from '../../model/backend';
 import type { ModelConfig } from '../../model/config';
 import { forward, padBatch, paramNames, type Params, type TokenBatch } from '../../model/decoder';
 import { encodeSequences, readOut } from '../../model/readout';
-import { recScores } from '../../model/recHead';
+import { recScores } from '../../model/rec-head';
 import { loadCheckpoint, paramsFromArrays } from '../../model/checkpoint';
 import type { Dataset, Sample } from '../../data/types';
 import { tokenizerFromJSON, type Tokenizer } from '../../text/bpe';

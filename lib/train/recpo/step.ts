@@ -15,7 +15,7 @@ import { forward, lmLogits, padBatch } from '../../model/decoder';
 import { tokenLogProbs } from '../../model/losses';
 import { generateText } from '../../model/generate';
 import { readOut, encodeSequences } from '../../model/readout';
-import { recScores } from '../../model/recHead';
+import { recScores } from '../../model/rec-head';
 import type { Sample } from '../../data/types';
 import { adamWStep, type AdamWState } from '../optimizer';
 import { lrAt } from '../schedule';

@@ -1,0 +1,34 @@
+// The backbones shipped in backbones/<dataset>/ (README "The backbone stage"): each one's recorded key must equal
+// the key the quick profile computes from today's code and data, or `npm start` and the quick notebooks would
+// silently retrain (prepareBackbone never uses a backbone whose key differs).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { makeConfig } from '../lib/experiment/config';
+import { backboneKey, readManifest } from '../lib/experiment/backbone';
+import { loadDataset } from '../lib/data/registry';
+import { shippedBackboneRoot } from '../lib/util/env';
+import { dataTest, REAL } from './helpers/real-data';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'r2ec-shipped-'));
+process.env.R2EC_LM_CACHE = path.join(tmp, 'lm');
+
+const retrain = (ds: string) => `retrain it: npx r2ec backbone train ${ds} -p quick --ship (then commit backbones/${ds}/)`;
+
+async function checkShipped(name: string): Promise<void> {
+  const dir = path.join(shippedBackboneRoot(), name);
+  const manifest = readManifest(dir);
+  assert.ok(manifest, `backbones/${name}/manifest.json is missing`);
+  assert.equal(manifest.dataset, name);
+  assert.ok(fs.existsSync(path.join(dir, 'model.safetensors')), `backbones/${name}/model.safetensors is missing`);
+  const cfg = makeConfig({ profile: 'quick', dataset: name });
+  const ds = await loadDataset(name, cfg.datasetOptions as never);
+  const key = await backboneKey(ds, cfg, 1);
+  assert.equal(key, manifest.key, `backbones/${name} was made with other data, settings or code (its key ${manifest.key}, today's ${key}); ${retrain(name)}`);
+}
+
+test('the shipped synthetic backbone matches the quick profile of today\'s code', () => checkShipped('synthetic'));
+
+dataTest('the shipped ml-100k backbone matches the quick profile of today\'s code and data', [REAL.ml100k], () => checkShipped('ml-100k'));
