@@ -32,6 +32,7 @@ import { makeRng } from '../util/rng';
 import { ConfigError, R2ecError } from '../util/errors';
 import { intOption } from './data';
 import { benchRecRank, type RecBenchJob, type RecBenchRank } from './bench-rec';
+import { envValue } from '../util/env';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Shapes
@@ -444,7 +445,7 @@ function runSectionChild(kernels: 'native' | 'wasm', o: SectionOptions): { secti
 export function findTorchAnchor(): string | undefined {
   const root = path.resolve(__dirname, '..', '..');
   const candidates = [
-    process.env.R2EC_TORCH_ANCHOR,
+    envValue('R2EC_TORCH_ANCHOR'),
     path.resolve(root, '..', 'shared', 'bench', 'torch_anchor.py'),
     path.resolve(process.cwd(), '..', 'shared', 'bench', 'torch_anchor.py'),
     path.resolve(root, 'shared', 'bench', 'torch_anchor.py'),

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Dataset, Interaction, Item, Sample, SplitName } from './types';
 import { sha256, sha256File, stableStringify } from '../util/hash';
+import { envValue } from '../util/env';
 
 /** Bump when the binary layout below changes: old cache files then fail the magic check and are rebuilt. */
 export const CACHE_FORMAT_VERSION = 1;
@@ -32,7 +33,7 @@ export function projectRoot(): string {
 }
 
 export function cacheDir(): string {
-  const env = process.env.R2EC_CACHE_DIR;
+  const env = envValue('R2EC_CACHE_DIR');
   return env ? path.resolve(env) : path.join(projectRoot(), 'data', 'processed');
 }
 

@@ -11,6 +11,7 @@ import { SingleBar } from 'cli-progress';
 import { unzipSync } from 'fflate';
 import { R2ecError } from '../util/errors';
 import { dataRoot, DOWNLOADABLE } from './registry';
+import { envValue } from '../util/env';
 
 export interface DownloadOptions {
   /** data root to download into (default dataRoot()) */
@@ -211,7 +212,7 @@ async function downloadZip(name: string, src: ZipSource, root: string, o: Downlo
   // never delete a folder we did not write (e.g. RecBole's ml-100k atomic files) unless asked to
   if (!o.force && existsSync(dir) && readdirSync(dir).length > 0)
     throw new R2ecError(`${dir} already exists but lacks ${src.expected.join('/')}; move it away or pass --force to replace it`);
-  const url = rebase(src.url, o.baseUrl ?? process.env.R2EC_DOWNLOAD_BASE);
+  const url = rebase(src.url, o.baseUrl ?? envValue('R2EC_DOWNLOAD_BASE'));
   const hint = `unpack it under ${root} (giving ${path.join(dir, src.expected[0])})`;
   mkdirSync(root, { recursive: true });
   const zipTmp = tmpName(path.join(root, `${src.folder}.zip`));
@@ -257,7 +258,7 @@ async function downloadGz(name: string, src: GzSource, root: string, o: Download
       checks.push(`${f.name} already present`);
       continue;
     }
-    const url = rebase(f.url, o.baseUrl ?? process.env.R2EC_DOWNLOAD_BASE);
+    const url = rebase(f.url, o.baseUrl ?? envValue('R2EC_DOWNLOAD_BASE'));
     const tmp = tmpName(dest);
     try {
       const { bytes } = await fetchToFile(url, tmp, `put it (still gzipped) at ${dest}`, log);

@@ -8,6 +8,7 @@ import { sha256 } from '../util/hash';
 import { cached, cacheKey, describeFiles, normalizeItems } from './cache';
 import { generateSynthetic, SYNTHETIC_DEFAULTS, SYNTHETIC_VERSION, type SyntheticOptions } from './synthetic';
 import type { Dataset } from './types';
+import { envValue } from '../util/env';
 
 export type ReaderId = 'movielens' | 'd3' | 'goodreads' | 'amazon2023' | 'synthetic';
 
@@ -74,8 +75,7 @@ export function isDownloadable(name: string): boolean {
 const AMAZON_NAME = /^amazon2023-([A-Za-z0-9_]+)$/;
 
 export function dataRoot(): string {
-  const env = process.env.R2EC_DATA_DIR;
-  return path.resolve(env && env.trim() ? env : './data');
+  return path.resolve(envValue('R2EC_DATA_DIR') ?? './data');
 }
 
 function isDir(p: string): boolean {

@@ -7,6 +7,7 @@ import { R2ecError } from '../util/errors';
 import { registerWasmKernelFixes } from './wasm-kernels';
 import { installNativeKernels, type NativeStatus } from './native-kernels';
 import { isMainThread } from 'node:worker_threads';
+import { envValue } from '../util/env';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 const BACKENDS: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -52,7 +53,7 @@ export interface BackendOptions {
 
 /** Select the backend once; later calls return the same choice (an explicit different request is an error). */
 export function initBackend(opts: BackendOptions = {}): Promise<BackendName> {
-  const requested = (opts.backend ?? (process.env.R2EC_BACKEND as BackendName | undefined)) || undefined;
+  const requested = (opts.backend ?? (envValue('R2EC_BACKEND') as BackendName | undefined)) || undefined;
   if (requested && !BACKENDS.includes(requested)) {
     return Promise.reject(
       new R2ecError(`R2EC_BACKEND="${requested}" is not a backend; use one of ${BACKENDS.join(', ')}`),

@@ -10,6 +10,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { R2ecError } from '../util/errors';
+import { envValue } from '../util/env';
 
 /** The module's functions (native/src/r2ec_native.cc). Offsets are bytes into the heap, strides and sizes floats. */
 export interface NativeModule {
@@ -51,7 +52,7 @@ export type NativeMode = 'auto' | 'on' | 'off';
 
 /** R2EC_NATIVE: unset/empty → auto, 1 → on, 0 → off; anything else is an error. */
 export function nativeMode(env: Record<string, string | undefined> = process.env): NativeMode {
-  const v = (env.R2EC_NATIVE ?? '').trim();
+  const v = envValue('R2EC_NATIVE', env) ?? '';
   if (v === '') return 'auto';
   if (v === '1') return 'on';
   if (v === '0') return 'off';
@@ -60,7 +61,7 @@ export function nativeMode(env: Record<string, string | undefined> = process.env
 
 /** Where native/build.js puts the module (R2EC_NATIVE_MODULE overrides it: tests of the fallback path). */
 export function nativeModulePath(env: Record<string, string | undefined> = process.env): string {
-  return env.R2EC_NATIVE_MODULE || path.resolve(__dirname, '..', '..', 'native', 'build', 'Release', 'r2ec_native.node');
+  return envValue('R2EC_NATIVE_MODULE', env) || path.resolve(__dirname, '..', '..', 'native', 'build', 'Release', 'r2ec_native.node');
 }
 
 export interface NativeStatus {

@@ -1,8 +1,8 @@
 // The environment variables the workbench reads, in one place: what each one sets and its default. Library code
 // reads R2EC_* through this module (a typo in a name is a type error here, not a silently ignored variable); the
 // meaning of a value (e.g. which profiles exist) stays with the concept (lib/experiment/config.ts profileFromEnv).
-// Still read where they are used: R2EC_DATA_DIR / R2EC_CACHE_DIR / R2EC_DOWNLOAD_BASE (lib/data/), R2EC_BACKEND
-// (lib/model/backend.ts), R2EC_JUDGE_* (lib/behaviors/llm-judge.ts, which takes an env map for its tests).
+// Read elsewhere: R2EC_JUDGE_* (lib/behaviors/llm-judge.ts, which takes an env map for its tests); R2EC_NATIVE is
+// handed to a benchmark's child processes by lib/cli/bench.ts.
 import path from 'node:path';
 import { R2ecError } from './errors';
 
@@ -21,7 +21,13 @@ export const ENV_VARS = {
   R2EC_BACKBONE: 'default model.backbone: a Hugging Face checkpoint folder every LM method (and notebook) starts from (default none)',
   R2EC_FIGURE_MODE: 'inline figures: svg (default) | interactive',
   R2EC_CHROMIUM: 'Chromium used for SVG/PNG export (default /usr/bin/chromium)',
-  R2EC_DATA_DIR: 'data root (read by lib/data/registry.ts; default ./data)',
+  R2EC_DATA_DIR: 'data root (lib/data/registry.ts dataRoot; default ./data)',
+  R2EC_CACHE_DIR: 'processed-dataset cache (lib/data/cache.ts; default data/processed in the project)',
+  R2EC_DOWNLOAD_BASE: 'mirror that replaces the download URLs of `r2ec data download` (default: the original hosts)',
+  R2EC_BACKEND: 'TensorFlow.js backend: tensorflow | wasm | cpu (default: the first that loads, in that order)',
+  R2EC_NATIVE: 'native kernels on wasm: 1 = required, 0 = off, unset = when they load (lib/model/native-kernels.ts)',
+  R2EC_NATIVE_MODULE: 'path of the native kernels module (default native/build/Release/r2ec_native.node; tests of the fallback)',
+  R2EC_TORCH_ANCHOR: 'the PyTorch anchor script for `r2ec bench` (default ../shared/bench/torch_anchor.py)',
   R2EC_REQUIRE_DATA: '1 = a test that needs a real dataset fails when it is absent instead of skipping (CI)',
 } as const;
 
