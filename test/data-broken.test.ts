@@ -1,5 +1,5 @@
 // Broken input for the real-data readers: each case either throws a DataError that names file, 1-based line and
-// field, or is dropped and counted in provenance.dropped (policy: top of lib/data/source-files.ts). Fixtures are
+// field, or is dropped and counted in provenance.dropped (policy: top of lib/data/sourceFiles.ts). Fixtures are
 // small files written into a temporary folder.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -12,7 +12,7 @@ import { cleanText, filterTitleForm, pyFloat, pyHtmlUnescape, pyLen, pySpaceSpli
 import { readD3 } from '../lib/data/d3';
 import { promptTitles, readGoodreads } from '../lib/data/goodreads';
 import { readMovieLens, splitTitleYear } from '../lib/data/movielens';
-import { jsonErrorOffset, parsePythonList } from '../lib/data/source-files';
+import { jsonErrorOffset, parsePythonList } from '../lib/data/sourceFiles';
 import type { Dataset, Interaction, Sample } from '../lib/data/types';
 import { DATA_ROOT, REAL, dataTest } from './helpers/real-data';
 

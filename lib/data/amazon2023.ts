@@ -7,7 +7,7 @@ import { buildSamples, chronologicalSplit } from './samples';
 import {
   drop, dropNotes, fileProvenance, headerIndex, makeDropLog, parseFiniteNumber, readCsv, readLines,
   requireSourceFile,
-} from './source-files';
+} from './sourceFiles';
 import { padItem, type Dataset, type Domain, type Interaction, type Item } from './types';
 
 export interface Amazon2023Options {

@@ -9,7 +9,7 @@ import { buildSamples, chronologicalSplit } from './samples';
 import {
   drop, dropNotes, fileProvenance, findSourceFile, headerIndex, makeDropLog, parseFiniteNumber, parsePythonList,
   readCsv, readLines,
-} from './source-files';
+} from './sourceFiles';
 import { padItem, type Dataset, type Interaction, type Item } from './types';
 
 const REQUIRED = [

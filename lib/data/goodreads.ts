@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { ConfigError, DataError } from '../util/errors';
 import { makeRng, shuffleInPlace } from '../util/rng';
-import { drop, dropNotes, fileProvenance, findSourceFile, makeDropLog, parseJson, readText } from './source-files';
+import { drop, dropNotes, fileProvenance, findSourceFile, makeDropLog, parseJson, readText } from './sourceFiles';
 import { padItem, type Dataset, type Interaction, type Item, type Sample } from './types';
 
 async function readJson(path: string): Promise<unknown> {

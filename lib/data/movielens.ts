@@ -10,7 +10,7 @@ import { buildSamples, chronologicalSplit } from './samples';
 import {
   drop, dropNotes, fileProvenance, findSourceFile, headerIndex, makeDropLog, parseFiniteNumber, readCsv, readLines,
   requireSourceFile, type DropLog,
-} from './source-files';
+} from './sourceFiles';
 import { padItem, type Dataset, type Interaction, type Item } from './types';
 
 export type MovieLensLayout = 'recbole' | 'csv' | 'grouplens';
