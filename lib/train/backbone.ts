@@ -36,7 +36,7 @@ import { evaluateRanking } from '../eval/evaluate';
 import { readoutCosines } from '../eval/collapse';
 import { adamWStep, disposeAdamW, initAdamW, optimizerToArrays, restoreOptimizer, validateAdamW, type AdamWConfig } from './optimizer';
 import { lrAt, validateSchedule, type LrSchedule } from './schedule';
-import { allReduceGrads, paramGrads } from './grads';
+import { accumulateGrads, allReduceGrads, gatherAll, paramGrads } from './grads';
 import { createItemTable, refreshAll } from './item-table';
 import { runSpmd, shardRange, type Collective } from './parallel';
 import { DEFAULT_SEED, hashSeed, makeRng, shuffleInPlace } from '../util/rng';
@@ -241,28 +241,6 @@ function vectors(ctx: BackboneContext, seqs: number[][]): Float32Array {
   return seqs.length ? encodeSequences(ctx.params, ctx.mcfg, seqs, ctx.job.pooling, ctx.cfg.chunk) : new Float32Array(0);
 }
 
-function gatherAll(comm: Collective, local: Float32Array): Float32Array {
-  const parts = comm.allGather(local);
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-function accumulate(acc: Record<string, tf.Tensor>, grads: Record<string, tf.Tensor>): void {
-  for (const [k, g] of Object.entries(grads)) {
-    if (acc[k]) {
-      const sum = tf.add(acc[k], g);
-      acc[k].dispose();
-      g.dispose();
-      acc[k] = sum;
-    } else acc[k] = g;
-  }
-}
-
 /**
  * The sampled-softmax loss on gathered vectors and its gradient w.r.t. them (identical on every rank).
  * users [B, d], cols [C, d]; user i's positive is column i; `mask` (B×C, 0 or −1e9) hides duplicates of the
@@ -401,7 +379,7 @@ export function stepGradients(ctx: BackboneContext, step: number): { loss: numbe
       });
       value.dispose();
       lmSum += lmPart;
-      accumulate(acc, grads);
+      accumulateGrads(acc, grads);
     }
   };
   backward(users.slice(ua, ub).map((u) => u.ids), dUsers.subarray(ua * d, ub * d), users.slice(ua, ub).map((u) => u.reasoningFrom));

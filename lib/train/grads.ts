@@ -41,3 +41,27 @@ export function paramGrads(
   }
   return { value, grads: out };
 }
+
+/** Sum gradient dictionaries into `acc` (in place), disposing the added ones. */
+export function accumulateGrads(acc: Record<string, tf.Tensor>, grads: Record<string, tf.Tensor>): void {
+  for (const [k, gr] of Object.entries(grads)) {
+    if (acc[k]) {
+      const sum = tf.add(acc[k], gr);
+      acc[k].dispose();
+      gr.dispose();
+      acc[k] = sum;
+    } else acc[k] = gr;
+  }
+}
+
+/** Every rank's `local` block concatenated in rank order (identical on every rank). */
+export function gatherAll(comm: Collective, local: Float32Array): Float32Array {
+  const parts = comm.allGather(local);
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

@@ -19,7 +19,7 @@ import { recScores } from '../../model/rec-head';
 import type { Sample } from '../../data/types';
 import { adamWStep, type AdamWState } from '../optimizer';
 import { lrAt } from '../schedule';
-import { allReduceGrads, paramGrads } from '../grads';
+import { accumulateGrads, allReduceGrads, gatherAll, paramGrads } from '../grads';
 import { shardRange } from '../parallel';
 import { fusedReward } from '../rewards';
 import { groupAdvantages, bestTrajectoryMask } from '../advantages';
@@ -89,19 +89,8 @@ export function sampledColumns(ctx: RecContext, step: number): number[] {
   return Array.from({ length: ctx.cfg.sampledItems }, () => 1 + rng.int(N));
 }
 
-function gatherAll(ctx: RecContext, local: Float32Array): Float32Array {
-  const parts = ctx.comm.allGather(local);
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 function exchangeTargets(ctx: RecContext, localItems: number[], localVecs: Float32Array, step: number): InBatch {
-  const allVecs = gatherAll(ctx, localVecs);
+  const allVecs = gatherAll(ctx.comm, localVecs);
   const idParts = ctx.comm.allGather(Float32Array.from(localItems));
   const allItems: number[] = [];
   let offset = 0;
@@ -117,7 +106,7 @@ function exchangeTargets(ctx: RecContext, localItems: number[], localVecs: Float
     const [a, b] = shardRange(sampledItems.length, ctx.comm.rank, ctx.comm.world);
     const mine = sampledItems.slice(a, b);
     const local = mine.length ? timed('item encoding', () => encodeSequences(ctx.params, ctx.mcfg, mine.map((t) => ctx.itemSeqs[t]), ctx.cfg.pooling, 32)) : new Float32Array(0);
-    sampledVecs = gatherAll(ctx, local);
+    sampledVecs = gatherAll(ctx.comm, local);
     let lq = logQCache.get(ctx.ds);
     if (!lq || lq.length !== ctx.ds.items.length) logQCache.set(ctx.ds, (lq = samplingLogQ(ctx.ds, ctx.cfg.usersPerStep, sampledItems.length)));
     logQ = Float32Array.from([...allItems, ...sampledItems], (id) => lq![id]);
@@ -208,18 +197,6 @@ export function tokenTermWeights(owner: readonly number[], adv: ArrayLike<number
     }
     return a / (nGroups * tokensPerGroup.get(g)!);
   });
-}
-
-/** Sum gradient dictionaries into `acc` (in place), disposing the added ones. */
-function accumulate(acc: Record<string, tf.Tensor>, grads: Record<string, tf.Tensor>): void {
-  for (const [k, g] of Object.entries(grads)) {
-    if (acc[k]) {
-      const sum = tf.add(acc[k], g);
-      acc[k].dispose();
-      g.dispose();
-      acc[k] = sum;
-    } else acc[k] = g;
-  }
 }
 
 /** All-reduce the accumulated gradients, one AdamW step, NaN guard. */
@@ -376,7 +353,7 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
         Object.values(acc).forEach((g) => g.dispose());
         throw new R2ecError(`RecPO: loss is not finite at step ${step} (L_tok ${partTok}, L_rec ${partRec}); the last checkpoint is kept`);
       }
-      accumulate(acc, grads);
+      accumulateGrads(acc, grads);
       if (epoch === 0) {
         stats.lossTok += partTok;
         stats.lossRec += partRec;
@@ -419,7 +396,7 @@ export function contrastiveStep(ctx: RecContext, step: number, opt: AdamWState):
       Object.values(acc).forEach((g) => g.dispose());
       throw new R2ecError(`contrastive: loss is not finite at step ${step}; the last checkpoint is kept`);
     }
-    accumulate(acc, grads);
+    accumulateGrads(acc, grads);
   }
   const norm = applyUpdate(ctx, acc, opt, lr, step, 'contrastive');
   return { rewardSum: 0, rewardSqSum: 0, ndcgSum: 0, lenSum: 0, n: 0, lossTok: 0, lossRec: lossVal, kl: 0, gradNorm: norm, lr };
