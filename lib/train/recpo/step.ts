@@ -80,7 +80,8 @@ export interface InBatch {
   logQ?: Float32Array;
 }
 
-const logQCache = new WeakMap<object, Float64Array>();
+// per dataset, for the (users a step, sampled items) it was computed for: computed once per run, not per step
+const logQCache = new WeakMap<object, { B: number; M: number; logQ: Float64Array }>();
 
 /** The step's uniform catalog items (recpo.sampledItems), the same on every rank. */
 export function sampledColumns(ctx: RecContext, step: number): number[] {
@@ -107,9 +108,12 @@ function exchangeTargets(ctx: RecContext, localItems: number[], localVecs: Float
     const mine = sampledItems.slice(a, b);
     const local = mine.length ? timed('item encoding', () => encodeSequences(ctx.params, ctx.mcfg, mine.map((t) => ctx.itemSeqs[t]), ctx.cfg.pooling, 32)) : new Float32Array(0);
     sampledVecs = gatherAll(ctx.comm, local);
-    let lq = logQCache.get(ctx.ds);
-    if (!lq || lq.length !== ctx.ds.items.length) logQCache.set(ctx.ds, (lq = samplingLogQ(ctx.ds, ctx.cfg.usersPerStep, sampledItems.length)));
-    logQ = Float32Array.from([...allItems, ...sampledItems], (id) => lq![id]);
+    const B = ctx.cfg.usersPerStep;
+    const M = sampledItems.length;
+    let hit = logQCache.get(ctx.ds);
+    if (!hit || hit.B !== B || hit.M !== M) logQCache.set(ctx.ds, (hit = { B, M, logQ: samplingLogQ(ctx.ds, B, M) }));
+    const lq = hit.logQ;
+    logQ = Float32Array.from([...allItems, ...sampledItems], (id) => lq[id]);
   }
   return { localItems, allVecs, allItems, offset, sampledItems, sampledVecs, logQ };
 }
