@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeConfig, applyOverrides, validateExperimentConfig, methodRecConfig, baseConfig, defaultConfig } from '../lib/experiment/config';
-import { PROFILES, PROFILE_OVERRIDES } from '../lib/experiment/profiles';
+import { DATASET_OVERRIDES, PROFILES, PROFILE_OVERRIDES } from '../lib/experiment/profiles';
 import { buildTable, runExperiment, type MethodResult, type StoredEval } from '../lib/experiment/run';
 import { prepareLanguageModel } from '../lib/experiment/language-model';
 import { runRecPO } from '../lib/train/recpo/worker';
@@ -57,6 +57,12 @@ test('profiles: override tables of existing keys, each with a reason; full = the
       // every key exists in the defaults (or in an open baseline section) and the value has the default's type
       assert.doesNotThrow(() => applyOverrides(baseConfig('synthetic'), { [key]: value }), `${p} ${key}`);
     }
+    for (const [ds, table] of Object.entries(DATASET_OVERRIDES[p])) {
+      for (const [key, [value, reason]] of Object.entries(table)) {
+        assert.ok(typeof reason === 'string' && reason.length >= 10, `${p} ${ds} ${key}: needs a one-line reason`);
+        assert.doesNotThrow(() => applyOverrides(baseConfig(ds), { [key]: value }), `${p} ${ds} ${key}`);
+      }
+    }
     const cfg = defaultConfig(p, 'synthetic');
     assert.equal(cfg.profile, p);
     validateExperimentConfig(cfg);
@@ -67,6 +73,11 @@ test('profiles: override tables of existing keys, each with a reason; full = the
   // hand-checked values of the tables (the lr of RecPO has one home: RECPO_DEFAULTS)
   const quick = defaultConfig('quick', 'synthetic');
   assert.equal(quick.recpo.steps, 40);
+  // a dataset's table changes that dataset only: the backbone budget of synthetic, cds; ml-100k keeps one epoch
+  assert.deepEqual([quick.backbone.epochs, quick.backbone.evalEvery], [8, 61]);
+  assert.deepEqual(defaultConfig('quick', 'ml-100k').backbone, { ...quick.backbone, epochs: 1, evalEvery: 0 });
+  assert.equal(defaultConfig('quick', 'cds').backbone.steps, 1239);
+  assert.equal(defaultConfig('smoke', 'synthetic').backbone.epochs, 1);
   assert.equal(quick.recpo.optimizer.lr, 1e-5);
   assert.equal(quick.eval.testSamples, 500);
   assert.deepEqual(quick.sasrec, { epochs: 10, patience: 2, seed: 42 });

@@ -162,10 +162,10 @@ export function baseConfig(dataset: string, experiment = 'main'): ExperimentConf
   };
 }
 
-/** The default configuration of a profile (before overrides): the defaults + the profile's table. */
+/** The default configuration of a profile (before overrides): the defaults + the profile's table + its dataset's. */
 export function defaultConfig(profile: Profile, dataset: string, experiment = 'main'): ExperimentConfig {
   if (!PROFILES.includes(profile)) throw new ConfigError('profile', `"${profile}" is not one of ${PROFILES.join(', ')}`);
-  const cfg = applyOverrides(baseConfig(dataset, experiment), profileOverrides(profile));
+  const cfg = applyOverrides(baseConfig(dataset, experiment), profileOverrides(profile, dataset));
   cfg.profile = profile;
   return cfg;
 }
