@@ -139,9 +139,14 @@ test('a finished method is reused only when every setting that changes its numbe
     return runExperiment(cfg, { log: (msg) => logs.push(msg) });
   };
   const reused = () => logs.filter((l) => /reusing finished result/.test(l)).length;
-  await run({});
+  const first = await run({});
+  const manifestFile = path.join(first.outDir, 'manifest.json');
+  const trained = fs.readFileSync(manifestFile, 'utf8');
   await run({});
   assert.equal(reused(), 1);
+  // a run that only read results back keeps the manifest (durations, commit) of the run that trained them
+  assert.equal(fs.readFileSync(manifestFile, 'utf8'), trained);
+  assert.ok(logs.some((l) => /every method reused: .*manifest\.json kept/.test(l)));
   const unmasked = await run({ 'eval.maskHistory': false }); // the eval section is part of the key
   assert.equal(reused(), 1);
   assert.deepEqual(unmasked.manifest.reusedMethods, []);

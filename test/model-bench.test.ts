@@ -78,8 +78,11 @@ test('r2ec bench --json --quick: both kernel sets in one run, every documented f
     }
     positive(rec.recpo.phases['rollout generation'], `${tag} rollout generation`);
     positive(rec.recpo.phases['forward/backward'], `${tag} forward/backward`);
-    const sum = Object.values(rec.recpo.phases).reduce((a, b) => a + b, 0);
-    assert.ok(Math.abs(sum - rec.recpo.msPerStep) <= 0.1 * rec.recpo.msPerStep + 1, `phases ${sum} vs step ${rec.recpo.msPerStep}`);
+    // 'other' is the step's time the named phases leave (never below 0): named + other = max(step, named) up to the
+    // 0.1 ms rounding of each of the 7 figures (one timed step, so the median step is the mean); no timing bound here
+    const named = Object.entries(rec.recpo.phases).filter(([k]) => k !== 'other').reduce((a, [, v]) => a + v, 0);
+    const sum = named + rec.recpo.phases.other;
+    assert.ok(Math.abs(sum - Math.max(rec.recpo.msPerStep, named)) <= 0.5, `phases ${sum} (named ${named}) vs step ${rec.recpo.msPerStep}`);
     assert.deepEqual([rec.evaluate.users, rec.evaluate.catalogItems], [4, 300]);
     assert.ok(Math.abs(rec.evaluate.usersPerSec - (4 * 1000) / rec.evaluate.ms) < 0.01);
     assert.ok(rec.evaluate.reasoningTokens >= 1 && rec.evaluate.reasoningTokens <= 6);

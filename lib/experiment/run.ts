@@ -340,7 +340,12 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
     `(profile ${cfg.profile}, seed ${cfg.seed}, backend ${backendName()}); ${TIES_NOTE}; ${selectionNote(valid.length, ds.samples.valid.length)}. ` +
     `Best per column in bold, second underlined.`;
   writeResultTable(outDir, 'metrics', table, caption, `tab:${slug(cfg.experiment)}-${slug(cfg.dataset)}`, cfg.eval.ks);
-  fs.writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  // a run that only read finished results back (a notebook over npm start's runs) keeps the manifest of the run that
+  // trained them: its durations and commit are the ones that made these numbers
+  const manifestFile = path.join(outDir, 'manifest.json');
+  const allReused = reused.length === methods.length && methods.length > 0;
+  if (allReused && fs.existsSync(manifestFile)) log(`every method reused: ${manifestFile} kept from the run that trained them`);
+  else fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2));
   fs.writeFileSync(
     path.join(outDir, 'curves.json'),
     JSON.stringify({ languageModel: lm?.curves, backbone: lm?.alignment?.curves, methods: Object.fromEntries(methods.map((m) => [m.name, m.curves])) }),
