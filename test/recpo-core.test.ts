@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { initBackend, tf } from '../lib/model/backend';
 import { fusedReward, targetProbability, DEFAULT_REWARD } from '../lib/train/rewards';
 import { groupAdvantages, bestTrajectoryMask } from '../lib/train/advantages';
-import { itemTermWeights, tokenTermWeights, ppoTerm, inBatchLogProbs, sampledColumns, type InBatch } from '../lib/train/recpo/step';
+import { itemTermWeights, tokenTermWeights, ppoTerm, inBatchLogProbs, batchColumns, sampledColumns, type InBatch } from '../lib/train/recpo/step';
 import type { RecContext } from '../lib/train/recpo/context';
 import { recScores } from '../lib/model/rec-head';
 import { tokenLogProbs } from '../lib/model/losses';
@@ -121,7 +121,7 @@ test('item term with sampled catalog items: −log q on every column, the target
     sampledItems: sampled, sampledVecs: Float32Array.from(S.flat()), logQ: Float32Array.from(logQ),
   };
   const ctx = { mcfg: { dModel: d }, cfg: { head: { similarity: 'cosine', tau }, dedupeInBatch: true } } as unknown as RecContext;
-  const lp = inBatchLogProbs(ctx, tf.tensor2d(U), targets, [0, 1], [[3, 9], [8]], tf.tensor2d(V), ib).arraySync() as number[];
+  const lp = inBatchLogProbs(ctx, tf.tensor2d(U), targets, [0, 1], [[3, 9], [8]], batchColumns(ctx, ib, tf.tensor2d(V)), ib).arraySync() as number[];
   const cos = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i], 0) / Math.hypot(...a) / Math.hypot(...b);
   const cols = [...V, ...S];
   const hidden = [[2], [3]]; // column indices masked per user (sampled 3 → column 2; sampled 12 → column 3)
@@ -132,7 +132,8 @@ test('item term with sampled catalog items: −log q on every column, the target
     close(lp[i], logits[i] - lse, 1e-4);
   });
   // without sampled items and log q the same users get the plain in-batch softmax over the two targets
-  const plain = inBatchLogProbs(ctx, tf.tensor2d(U), targets, [0, 1], [[3, 9], [8]], tf.tensor2d(V), { ...ib, sampledItems: [], sampledVecs: new Float32Array(0), logQ: undefined }).arraySync() as number[];
+  const plainIb: InBatch = { ...ib, sampledItems: [], sampledVecs: new Float32Array(0), logQ: undefined };
+  const plain = inBatchLogProbs(ctx, tf.tensor2d(U), targets, [0, 1], [[3, 9], [8]], batchColumns(ctx, plainIb, tf.tensor2d(V)), plainIb).arraySync() as number[];
   U.forEach((u, i) => {
     const l = V.map((c) => cos(u, c) / tau);
     close(plain[i], l[i] - Math.log(Math.exp(l[0]) + Math.exp(l[1])), 1e-4);

@@ -15,6 +15,8 @@ import { ConfigError } from '../../util/errors';
 
 export type RecVariant = 'r2ec' | 'no-reasoning' | 'cls-head';
 export const REC_VARIANTS: RecVariant[] = ['r2ec', 'no-reasoning', 'cls-head'];
+export type ItemGradient = 'targets' | 'columns' | 'none';
+export const ITEM_GRADIENTS: ItemGradient[] = ['targets', 'columns', 'none'];
 
 export interface RecPOConfig {
   variant: RecVariant;
@@ -46,8 +48,13 @@ export interface RecPOConfig {
    * (7 negatives, popularity-sampled) pulled valid NDCG@10 from .072 to .054 in 40 steps (w/o reasoning .077 → .048)
    */
   sampledItems: number;
-  /** the item term's gradient reaches the item tower through the batch targets (spec 4(b)); false = items fixed */
-  itemGradient: boolean;
+  /**
+   * where the item term's gradient reaches the (shared) item encoding: 'targets' = this rank's batch targets, re-encoded
+   * with gradient per group (spec 4(b), the reference code); 'columns' = every column (all ranks' targets and the
+   * sampled items) by GradCache, one encoding pass with gradient after the groups (as the backbone stage); 'none' =
+   * item vectors are constants
+   */
+  itemGradient: ItemGradient;
   optimizer: AdamWConfig;
   schedule: LrSchedule;
   steps: number;
@@ -86,7 +93,7 @@ export const RECPO_DEFAULTS: RecPOConfig = {
   objective: 'eq8',
   dedupeInBatch: true,
   sampledItems: 256,
-  itemGradient: true,
+  itemGradient: 'targets',
   // lr 1e-5 as the spec (§3.6). Measured from the ml-100k quick backbone (8 users a step, 40 steps, valid NDCG@10 from
   // .0719): lr 1e-4 → .0528, lr 1e-5 → .0688; w/o reasoning .0772 → .0580 (1e-4) and → .0726 (1e-5)
   optimizer: { lr: 1e-5, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, clipNorm: 1 },
@@ -122,7 +129,7 @@ export function validateRecPOConfig(r: RecPOConfig, limits: { maxSeqLen: number;
   validateReward(r.reward, limits.numItems ?? Infinity, `${prefix}.reward`);
   int(r.usersPerStep, `${prefix}.usersPerStep`, 1);
   int(r.sampledItems, `${prefix}.sampledItems`, 0);
-  if (typeof r.itemGradient !== 'boolean') throw new ConfigError(`${prefix}.itemGradient`, `must be true or false, got ${JSON.stringify(r.itemGradient)}`);
+  if (!ITEM_GRADIENTS.includes(r.itemGradient)) throw new ConfigError(`${prefix}.itemGradient`, `must be one of ${ITEM_GRADIENTS.join(', ')}, got ${JSON.stringify(r.itemGradient)}`);
   int(r.usersPerChunk, `${prefix}.usersPerChunk`, 1);
   int(r.relabelTopK, `${prefix}.relabelTopK`, 1);
   if (r.relabelTopK > r.groupSize) throw new ConfigError(`${prefix}.relabelTopK`, `must be ≤ groupSize (${r.groupSize}), got ${r.relabelTopK}`);

@@ -90,7 +90,7 @@ export function sampledColumns(ctx: RecContext, step: number): number[] {
   return Array.from({ length: ctx.cfg.sampledItems }, () => 1 + rng.int(N));
 }
 
-function exchangeTargets(ctx: RecContext, localItems: number[], localVecs: Float32Array, step: number): InBatch {
+export function exchangeTargets(ctx: RecContext, localItems: number[], localVecs: Float32Array, step: number): InBatch {
   const allVecs = gatherAll(ctx.comm, localVecs);
   const idParts = ctx.comm.allGather(Float32Array.from(localItems));
   const allItems: number[] = [];
@@ -119,16 +119,13 @@ function exchangeTargets(ctx: RecContext, localItems: number[], localVecs: Float
 }
 
 /**
- * Log-probability of each user's own target under the in-batch softmax (Eq. 7): columns = all batch targets; the
- * local block is the differentiable `localItemVecs`, other ranks' blocks are constants. Duplicates of the target
- * are masked when dedupeInBatch (spec §7.7). With recpo.sampledItems the uniform items follow as constant columns,
- * the user's target and history masked there, and every column's logit is corrected by −log q (sampled softmax).
+ * The item term's columns as one [M, d] matrix: every rank's targets (this rank's block = `localItemVecs`, the others
+ * the exchanged constants), then the recpo.sampledItems uniform items.
  */
-export function inBatchLogProbs(ctx: RecContext, users: tf.Tensor2D, userTargets: number[], userCols: number[], histories: number[][], localItemVecs: tf.Tensor2D, ib: InBatch): tf.Tensor1D {
+export function batchColumns(ctx: RecContext, ib: InBatch, localItemVecs: tf.Tensor2D): tf.Tensor2D {
   const d = ctx.mcfg.dModel;
   const Mt = ib.allItems.length;
   const Ms = ib.sampledItems.length;
-  const M = Mt + Ms;
   const before = ib.offset;
   const after = Mt - before - ib.localItems.length;
   const parts: tf.Tensor2D[] = [];
@@ -136,7 +133,19 @@ export function inBatchLogProbs(ctx: RecContext, users: tf.Tensor2D, userTargets
   parts.push(localItemVecs);
   if (after > 0) parts.push(tf.tensor2d(ib.allVecs.subarray((before + ib.localItems.length) * d), [after, d]));
   if (Ms > 0) parts.push(tf.tensor2d(ib.sampledVecs, [Ms, d]));
-  const items = parts.length === 1 ? parts[0] : (tf.concat(parts, 0) as tf.Tensor2D);
+  return parts.length === 1 ? parts[0] : (tf.concat(parts, 0) as tf.Tensor2D);
+}
+
+/**
+ * Log-probability of each user's own target under the in-batch softmax (Eq. 7) over the columns `items`
+ * (batchColumns' layout). Duplicates of the target are masked when dedupeInBatch (spec §7.7). With
+ * recpo.sampledItems the user's target and history are masked among the sampled columns, and every column's logit is
+ * corrected by −log q (sampled softmax).
+ */
+export function inBatchLogProbs(ctx: RecContext, users: tf.Tensor2D, userTargets: number[], userCols: number[], histories: number[][], items: tf.Tensor2D, ib: InBatch): tf.Tensor1D {
+  const Mt = ib.allItems.length;
+  const Ms = ib.sampledItems.length;
+  const M = Mt + Ms;
   let logits = recScores(users, items, ctx.cfg.head); // [n, M]
   if (ib.logQ) logits = tf.sub(logits, tf.tensor2d(ib.logQ, [1, M]));
   const n = userTargets.length;
@@ -155,11 +164,63 @@ export function inBatchLogProbs(ctx: RecContext, users: tf.Tensor2D, userTargets
   return tokenLogProbs(logits, tf.tensor1d(userCols.map((c) => c), 'int32'));
 }
 
-/** This rank's batch targets in the item term: encoded with gradient (4(b)), or the exchanged constants when !itemGradient. */
-function localTargetVecs(ctx: RecContext, targets: number[], ib: InBatch): tf.Tensor2D {
-  if (ctx.cfg.itemGradient) return vectorsOf(ctx, targets.map((t) => ctx.itemSeqs[t])).vecs;
+/**
+ * The item term's columns for one forward/backward (see RecPOConfig.itemGradient): 'targets' re-encodes this rank's
+ * targets with gradient; 'columns' uses the leaf variable whose gradient GradCache carries into the encoder later.
+ */
+function itemColumns(ctx: RecContext, targets: number[], ib: InBatch, leaf: tf.Variable | undefined): tf.Tensor2D {
+  if (leaf) return leaf as unknown as tf.Tensor2D;
   const d = ctx.mcfg.dModel;
-  return tf.tensor2d(ib.allVecs.subarray(ib.offset * d, (ib.offset + targets.length) * d), [targets.length, d]);
+  const local = ctx.cfg.itemGradient === 'targets'
+    ? vectorsOf(ctx, targets.map((t) => ctx.itemSeqs[t])).vecs
+    : tf.tensor2d(ib.allVecs.subarray(ib.offset * d, (ib.offset + targets.length) * d), [targets.length, d]);
+  return batchColumns(ctx, ib, local);
+}
+
+const COLUMNS = '__itemColumns';
+
+/** itemGradient 'columns': the detached columns as a leaf variable, so each forward/backward also returns ∂loss/∂column. */
+function columnLeaf(ctx: RecContext, ib: InBatch): tf.Variable | undefined {
+  if (ctx.cfg.itemGradient !== 'columns') return undefined;
+  const d = ctx.mcfg.dModel;
+  const all = new Float32Array(ib.allVecs.length + ib.sampledVecs.length);
+  all.set(ib.allVecs);
+  all.set(ib.sampledVecs, ib.allVecs.length);
+  return tf.tidy(() => tf.variable(tf.tensor2d(all, [all.length / d, d]), true));
+}
+
+/** Move ∂loss/∂columns out of a gradient record into the running sum `dCols`. */
+function takeColumnGrad(grads: Record<string, tf.Tensor>, dCols: Float32Array | undefined): void {
+  const g = grads[COLUMNS];
+  if (!g) return;
+  delete grads[COLUMNS];
+  if (dCols) {
+    const v = g.dataSync() as Float32Array;
+    for (let i = 0; i < v.length; i++) dCols[i] += v[i];
+  }
+  g.dispose();
+}
+
+/**
+ * GradCache's second half: the columns' gradient summed over ranks, then each rank encodes its contiguous share of
+ * the columns with gradient and backpropagates ⟨vector, ∂loss/∂vector⟩ into `acc` (the all-reduce of the parameter
+ * gradients sums the shares). The same gradient as one tape over users and columns (test/recpo-core.test.ts).
+ */
+function columnBackward(ctx: RecContext, ib: InBatch, dCols: Float32Array, acc: Record<string, tf.Tensor>): void {
+  const d = ctx.mcfg.dModel;
+  timed('all-reduce', () => ctx.comm.allReduceSum(dCols));
+  const ids = [...ib.allItems, ...ib.sampledItems];
+  const [a, b] = shardRange(ids.length, ctx.comm.rank, ctx.comm.world);
+  const chunk = 32;
+  for (let c0 = a; c0 < b; c0 += chunk) {
+    const c1 = Math.min(b, c0 + chunk);
+    const { value, grads } = timed('forward/backward', () => paramGrads(ctx.params, () => {
+      const v = vectorsOf(ctx, ids.slice(c0, c1).map((t) => ctx.itemSeqs[t])).vecs;
+      return tf.sum(tf.mul(v, tf.tensor2d(dCols.subarray(c0 * d, c1 * d), [c1 - c0, d]))) as tf.Scalar;
+    }));
+    value.dispose();
+    accumulateGrads(acc, grads);
+  }
 }
 
 /** PPO's clipped term min(r·A, clip(r, 1−ε_low, 1+ε_high)·A), elementwise (spec §4.5 ℓ_ε). */
@@ -251,6 +312,9 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
   let lastNorm = 0;
   for (let epoch = 0; epoch < cfg.updateEpochs; epoch++) {
     const acc: Record<string, tf.Tensor> = {};
+    const leaf = ib ? columnLeaf(ctx, ib) : undefined;
+    const dCols = leaf ? new Float32Array(leaf.size) : undefined;
+    const vars = leaf ? { ...ctx.params, [COLUMNS]: leaf } : ctx.params;
     for (let u = 0; u < mine.length; u++) {
       const s = mine[u];
       const rowsIdx = Array.from({ length: G }, (_, j) => u * G + j);
@@ -281,7 +345,7 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
       let partTok = 0;
       let partRec = 0;
       let partKl = 0;
-      const { value, grads } = timed('forward/backward', () => paramGrads(ctx.params, () => {
+      const { value, grads } = timed('forward/backward', () => paramGrads(vars, () => {
         const bt = padBatch(chunk, 'right', 0, T);
         const hidden = forward(ctx.params, ctx.mcfg, bt);
         const users = readOut(hidden, bt, cfg.pooling); // [G, d]
@@ -337,9 +401,9 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
           itemLogp = tokenLogProbs(tf.add(sc, tf.tensor2d(mask, [G, N1])) as tf.Tensor2D, tf.tensor1d(new Array(G).fill(s.target.item), 'int32'));
         } else {
           // 4(b): this rank's targets encoded with gradient; the other ranks' columns are the exchanged constants
-          const iv = localTargetVecs(ctx, targets, ib!);
           const hist = s.history.map((h) => h.item);
-          itemLogp = inBatchLogProbs(ctx, users, new Array(G).fill(s.target.item), new Array(G).fill(ib!.offset + u), new Array(G).fill(hist), iv, ib!);
+          const cols = itemColumns(ctx, targets, ib!, leaf);
+          itemLogp = inBatchLogProbs(ctx, users, new Array(G).fill(s.target.item), new Array(G).fill(ib!.offset + u), new Array(G).fill(hist), cols, ib!);
         }
         if (epoch === 0) oldItemLogp[u] = Float32Array.from(itemLogp.dataSync() as Float32Array);
         const rho = tf.exp(tf.sub(itemLogp, tf.tensor1d(oldItemLogp[u])));
@@ -352,9 +416,11 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
         return tf.add(loss, lossRec) as tf.Scalar;
       }));
       value.dispose();
+      takeColumnGrad(grads, dCols);
       if (!Number.isFinite(partTok) || !Number.isFinite(partRec)) {
         Object.values(grads).forEach((g) => g.dispose());
         Object.values(acc).forEach((g) => g.dispose());
+        leaf?.dispose();
         throw new R2ecError(`RecPO: loss is not finite at step ${step} (L_tok ${partTok}, L_rec ${partRec}); the last checkpoint is kept`);
       }
       accumulateGrads(acc, grads);
@@ -363,6 +429,10 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
         stats.lossRec += partRec;
         stats.kl += partKl;
       }
+    }
+    if (leaf) {
+      leaf.dispose();
+      columnBackward(ctx, ib!, dCols!, acc);
     }
     if (epoch === 0 && ib) writeRows(ctx.table, ib.allItems, ib.allVecs); // 5(c) partial refresh, after the rewards
     lastNorm = applyUpdate(ctx, acc, opt, lr, step, 'RecPO');
@@ -375,33 +445,48 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
  * in chunks of `usersPerChunk` users whose gradients add up (the local targets are re-encoded per chunk).
  */
 export function contrastiveStep(ctx: RecContext, step: number, opt: AdamWState): StepStats & { gradNorm: number; lr: number } {
+  const lr = lrAt(step, ctx.cfg.steps, ctx.cfg.optimizer.lr, ctx.cfg.schedule);
+  const { loss, grads } = contrastiveGradients(ctx, step);
+  const norm = applyUpdate(ctx, grads, opt, lr, step, 'contrastive');
+  return { rewardSum: 0, rewardSqSum: 0, ndcgSum: 0, lenSum: 0, n: 0, lossTok: 0, lossRec: loss, kl: 0, gradNorm: norm, lr };
+}
+
+/** This rank's gradients of the w/o-reasoning loss at `step` (before the all-reduce) and its share of the loss. */
+export function contrastiveGradients(ctx: RecContext, step: number): { loss: number; grads: Record<string, tf.Tensor> } {
   const { cfg, comm } = ctx;
   const batch = globalBatch(ctx, step);
   const [a, b] = shardRange(batch.length, comm.rank, comm.world);
   const mine = batch.slice(a, b);
   const targets = mine.map((s) => s.target.item);
-  const lr = lrAt(step, cfg.steps, cfg.optimizer.lr, cfg.schedule);
   const ib = timed('all-reduce', () => exchangeTargets(ctx, targets, timed('item encoding', () => encodeSequences(ctx.params, ctx.mcfg, targets.map((t) => ctx.itemSeqs[t]), cfg.pooling, 32)), step));
   writeRows(ctx.table, ib.allItems, ib.allVecs);
   const acc: Record<string, tf.Tensor> = {};
+  const leaf = columnLeaf(ctx, ib);
+  const dCols = leaf ? new Float32Array(leaf.size) : undefined;
+  const vars = leaf ? { ...ctx.params, [COLUMNS]: leaf } : ctx.params;
   let lossVal = 0;
   for (let c0 = 0; c0 < mine.length; c0 += cfg.usersPerChunk) {
     const idx = Array.from({ length: Math.min(cfg.usersPerChunk, mine.length - c0) }, (_, j) => c0 + j);
-    const { value, grads } = timed('forward/backward', () => paramGrads(ctx.params, () => {
+    const { value, grads } = timed('forward/backward', () => paramGrads(vars, () => {
       const users = vectorsOf(ctx, idx.map((i) => directIds(ctx, promptIds(ctx, mine[i])))).vecs;
-      const iv = localTargetVecs(ctx, targets, ib);
-      const lp = inBatchLogProbs(ctx, users, idx.map((i) => targets[i]), idx.map((i) => ib.offset + i), idx.map((i) => mine[i].history.map((h) => h.item)), iv, ib);
+      const cols = itemColumns(ctx, targets, ib, leaf);
+      const lp = inBatchLogProbs(ctx, users, idx.map((i) => targets[i]), idx.map((i) => ib.offset + i), idx.map((i) => mine[i].history.map((h) => h.item)), cols, ib);
       return tf.div(tf.neg(tf.sum(lp)), batch.length) as tf.Scalar;
     }));
     lossVal += value.dataSync()[0];
     value.dispose();
+    takeColumnGrad(grads, dCols);
     if (!Number.isFinite(lossVal)) {
       Object.values(grads).forEach((g) => g.dispose());
       Object.values(acc).forEach((g) => g.dispose());
+      leaf?.dispose();
       throw new R2ecError(`contrastive: loss is not finite at step ${step}; the last checkpoint is kept`);
     }
     accumulateGrads(acc, grads);
   }
-  const norm = applyUpdate(ctx, acc, opt, lr, step, 'contrastive');
-  return { rewardSum: 0, rewardSqSum: 0, ndcgSum: 0, lenSum: 0, n: 0, lossTok: 0, lossRec: lossVal, kl: 0, gradNorm: norm, lr };
+  if (leaf) {
+    leaf.dispose();
+    columnBackward(ctx, ib, dCols!, acc);
+  }
+  return { loss: lossVal, grads: acc };
 }

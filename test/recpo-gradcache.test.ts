@@ -1,0 +1,100 @@
+// The item term's gradient through every column (recpo.itemGradient 'columns', GradCache): the w/o-reasoning step's
+// gradients equal one tape that encodes the users and every column with gradient; with no sampled items on one rank,
+// 'columns' and the reference code's 'targets' are the same gradient; 'none' differs (no path through the items).
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import os from 'node:os';
+import path from 'node:path';
+import { tf, initBackend } from '../lib/model/backend';
+import { loadDataset } from '../lib/data/registry';
+import type { Dataset } from '../lib/data/types';
+import { makeConfig, methodRecConfig } from '../lib/experiment/config';
+import { prepareLanguageModel, type PreparedLM } from '../lib/experiment/language-model';
+import { paramGrads } from '../lib/train/grads';
+import { SOLO } from '../lib/train/parallel';
+import { makeContext, disposeContext, promptIds, directIds, vectorsOf, type RecJob } from '../lib/train/recpo/context';
+import { contrastiveGradients, exchangeTargets, globalBatch, inBatchLogProbs } from '../lib/train/recpo/step';
+import { encodeSequences } from '../lib/model/readout';
+import type { ItemGradient } from '../lib/train/recpo/config';
+
+let ds: Dataset;
+let lm: PreparedLM;
+let cfg: ReturnType<typeof makeConfig>;
+
+before(async () => {
+  await initBackend({ log: false });
+  ds = await loadDataset('synthetic');
+  cfg = makeConfig({ profile: 'smoke', dataset: 'synthetic', set: { 'warmup.steps': 0, 'backbone.epochs': 0 } });
+  lm = await prepareLanguageModel(ds, cfg, 1, {});
+});
+
+function job(itemGradient: ItemGradient, sampledItems: number): RecJob {
+  const rec = { ...methodRecConfig(cfg, { name: 'w/o reasoning', kind: 'no-reasoning' }), itemGradient, sampledItems, usersPerStep: 6, usersPerChunk: 4 };
+  return {
+    method: 'gradcache', dataset: ds, tokenizer: lm.tokenizer, model: lm.model, initCheckpoint: lm.checkpoint, config: rec,
+    validIdx: [], testIdx: [], workDir: path.join(os.tmpdir(), 'r2ec-gradcache'), latencyRequests: 0, keepTexts: 0,
+    eval: { ks: cfg.eval.ks, maskHistory: true },
+  };
+}
+
+function relativeDiff(a: Record<string, tf.Tensor>, b: Record<string, tf.Tensor>): number {
+  let num = 0;
+  let den = 0;
+  for (const [k, g] of Object.entries(a)) {
+    const x = g.dataSync() as Float32Array;
+    const y = b[k]?.dataSync() as Float32Array | undefined;
+    for (let i = 0; i < x.length; i++) {
+      num += (x[i] - (y ? y[i] : 0)) ** 2;
+      den += x[i] ** 2;
+    }
+  }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+}
+
+const dispose = (g: Record<string, tf.Tensor>) => Object.values(g).forEach((t) => t.dispose());
+
+test("itemGradient 'columns': GradCache equals one tape over users and every column (targets and sampled items)", () => {
+  const ctx = makeContext(job('columns', 7), SOLO);
+  try {
+    const step = 1;
+    const cache = contrastiveGradients(ctx, step);
+    const batch = globalBatch(ctx, step);
+    const targets = batch.map((s) => s.target.item);
+    const ib = exchangeTargets(ctx, targets, encodeSequences(ctx.params, ctx.mcfg, targets.map((t) => ctx.itemSeqs[t]), ctx.cfg.pooling, 32), step);
+    assert.equal(ib.sampledItems.length, 7);
+    const ref = paramGrads(ctx.params, () => {
+      const users = vectorsOf(ctx, batch.map((s) => directIds(ctx, promptIds(ctx, s)))).vecs;
+      const cols = vectorsOf(ctx, [...targets, ...ib.sampledItems].map((t) => ctx.itemSeqs[t])).vecs;
+      const lp = inBatchLogProbs(ctx, users, targets, targets.map((_, i) => i), batch.map((s) => s.history.map((h) => h.item)), cols, ib);
+      return tf.div(tf.neg(tf.sum(lp)), batch.length) as tf.Scalar;
+    });
+    assert.ok(Math.abs(ref.value.dataSync()[0] - cache.loss) < 1e-4, `loss ${ref.value.dataSync()[0]} vs ${cache.loss}`);
+    const rel = relativeDiff(ref.grads, cache.grads);
+    assert.ok(rel < 1e-3, `relative gradient difference ${rel}`);
+    ref.value.dispose();
+    dispose(ref.grads);
+    dispose(cache.grads);
+  } finally {
+    disposeContext(ctx);
+  }
+});
+
+test("one rank, no sampled items: 'columns' = 'targets' (the reference code's gradient); 'none' and sampled columns differ", () => {
+  const grads = (g: ItemGradient, m: number) => {
+    const ctx = makeContext(job(g, m), SOLO);
+    try {
+      return contrastiveGradients(ctx, 0).grads;
+    } finally {
+      disposeContext(ctx);
+    }
+  };
+  const columns = grads('columns', 0);
+  const targets = grads('targets', 0);
+  const none = grads('none', 0);
+  const targetsSampled = grads('targets', 7);
+  const columnsSampled = grads('columns', 7);
+  assert.ok(relativeDiff(columns, targets) < 1e-3, `columns vs targets ${relativeDiff(columns, targets)}`);
+  assert.ok(relativeDiff(columns, none) > 1e-2, `none must lose the item path (${relativeDiff(columns, none)})`);
+  assert.ok(relativeDiff(columnsSampled, targetsSampled) > 1e-2, `sampled columns carry gradient too (${relativeDiff(columnsSampled, targetsSampled)})`);
+  for (const g of [columns, targets, none, targetsSampled, columnsSampled]) dispose(g);
+});
