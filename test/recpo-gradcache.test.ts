@@ -1,6 +1,7 @@
 // The item term's gradient through every column (recpo.itemGradient 'columns', GradCache): the w/o-reasoning step's
 // gradients equal one tape that encodes the users and every column with gradient; with no sampled items on one rank,
-// 'columns' and the reference code's 'targets' are the same gradient; 'none' differs (no path through the items).
+// 'columns' and the reference code's 'targets' are the same gradient; 'none' differs (no path through the items);
+// two ranks sum to one rank's gradient.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
@@ -11,7 +12,8 @@ import type { Dataset } from '../lib/data/types';
 import { makeConfig, methodRecConfig } from '../lib/experiment/config';
 import { prepareLanguageModel, type PreparedLM } from '../lib/experiment/language-model';
 import { paramGrads } from '../lib/train/grads';
-import { SOLO } from '../lib/train/parallel';
+import { SOLO, runSpmd } from '../lib/train/parallel';
+import { summedGradsRank } from './helpers/recpo-grads-rank';
 import { makeContext, disposeContext, promptIds, directIds, vectorsOf, type RecJob } from '../lib/train/recpo/context';
 import { contrastiveGradients, exchangeTargets, globalBatch, inBatchLogProbs } from '../lib/train/recpo/step';
 import { encodeSequences } from '../lib/model/readout';
@@ -97,4 +99,20 @@ test("one rank, no sampled items: 'columns' = 'targets' (the reference code's gr
   assert.ok(relativeDiff(columns, none) > 1e-2, `none must lose the item path (${relativeDiff(columns, none)})`);
   assert.ok(relativeDiff(columnsSampled, targetsSampled) > 1e-2, `sampled columns carry gradient too (${relativeDiff(columnsSampled, targetsSampled)})`);
   for (const g of [columns, targets, none, targetsSampled, columnsSampled]) dispose(g);
+});
+
+test("itemGradient 'columns' on 2 ranks: the summed gradient equals one rank's (each rank backpropagates its share of the columns)", async () => {
+  const task = (rec: RecJob) => ({ module: path.join(__dirname, 'helpers', 'recpo-grads-rank.ts'), fn: 'summedGradsRank', job: { rec, step: 2 } });
+  const rec = job('columns', 9);
+  const one = await runSpmd<Awaited<ReturnType<typeof summedGradsRank>>>(task(rec), summedGradsRank as never, 1);
+  const two = await runSpmd<Awaited<ReturnType<typeof summedGradsRank>>>(task(rec), summedGradsRank as never, 2);
+  assert.ok(Math.abs(one.loss - two.loss) < 1e-4, `loss ${one.loss} vs ${two.loss}`);
+  assert.equal(two.flat.length, one.flat.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < one.flat.length; i++) {
+    num += (one.flat[i] - two.flat[i]) ** 2;
+    den += one.flat[i] ** 2;
+  }
+  assert.ok(Math.sqrt(num / den) < 1e-3, `relative difference ${Math.sqrt(num / den)}`);
 });

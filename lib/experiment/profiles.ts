@@ -35,7 +35,6 @@ const QUICK: ProfileTable = {
   'recpo.maxItemTokens': [128, 'item prompts keep their title and main attributes'],
   ...baselines({ epochs: 10, patience: 2 }, 'SASRec reached valid NDCG@10 ≈ 0.10 on ml-100k within 10 epochs (lib/baselines/common.ts)'),
   'eval.validSamples': [500, 'LM evaluation generates a reasoning per sample: a seeded subset, the same for every method and the backbone stage'],
-  'eval.testSamples': [500, 'as validSamples: a seeded test subset shared by every method'],
   'eval.latencyRequests': [10, "ten timed batch-1 requests per method instead of the paper's 100"],
   'eval.keepTexts': [100, 'enough reasoning texts for the behaviour study (notebook 05) at this size'],
 };
