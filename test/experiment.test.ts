@@ -76,7 +76,7 @@ test('profiles: override tables of existing keys, each with a reason; full = the
   // a dataset's table changes that dataset only: the backbone budget of synthetic, cds; ml-100k keeps one epoch
   assert.deepEqual([quick.backbone.epochs, quick.backbone.evalEvery], [8, 61]);
   assert.deepEqual(defaultConfig('quick', 'ml-100k').backbone, { ...quick.backbone, epochs: 1, evalEvery: 0 });
-  assert.equal(defaultConfig('quick', 'cds').backbone.steps, 1239);
+  assert.deepEqual([defaultConfig('quick', 'cds').backbone.steps, defaultConfig('quick', 'cds').backbone.evalEvery], [1239, 155]);
   assert.equal(defaultConfig('smoke', 'synthetic').backbone.epochs, 1);
   assert.equal(quick.recpo.optimizer.lr, 1e-5);
   assert.equal(quick.eval.testSamples, 0); // the committed tables: the whole test split (issue 9)

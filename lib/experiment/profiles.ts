@@ -88,9 +88,11 @@ const QUICK_DATASETS: Record<string, ProfileTable> = {
   },
   cds: {
     'backbone.steps': [1239, "1.6M train samples (one epoch ~18 h): the steps and samples of one ml-100k epoch"],
+    'backbone.evalEvery': [155, "8 evaluations (and resumable checkpoints) over the run, as ml-100k's epoch"],
   },
   goodreads: {
     'backbone.steps': [1239, 'as cds: the steps and samples of one ml-100k epoch'],
+    'backbone.evalEvery': [155, '8 evaluations and checkpoints over the run, as cds'],
   },
 };
 
