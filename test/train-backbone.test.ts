@@ -21,8 +21,13 @@ import { paramGrads } from '../lib/train/grads';
 import { SOLO } from '../lib/train/parallel';
 import {
   BACKBONE_DEFAULTS, BACKBONE_OBJECTIVE_VERSION, backboneSchedule, OBJECTIVE_FINGERPRINT, contrastiveLossAndGrads, epochBatch, makeBackboneContext,
-  samplingLogQ, stepBatch, stepGradients, trainBackbone, validateBackboneConfig, type BackboneConfig, type BackboneJob,
+  samplingLogQ, stepBatch, stepGradients, trainBackbone, validateBackboneConfig, validReasoningTexts, type BackboneConfig, type BackboneJob,
 } from '../lib/train/backbone';
+import { itemAttributes, targetAim, templatedReasoning } from '../lib/text/corpus';
+import { tokenizerFromJSON } from '../lib/text/bpe';
+import { userPromptIds } from '../lib/text/sequences';
+import { generateText, GREEDY } from '../lib/model/generate';
+import { makeRng } from '../lib/util/rng';
 import { makeConfig } from '../lib/experiment/config';
 import { prepareBackbone } from '../lib/experiment/backbone';
 import { sha256 } from '../lib/util/hash';
@@ -195,6 +200,42 @@ test('config errors name the field', () => {
   assert.throws(() => validateBackboneConfig({ ...BACKBONE_DEFAULTS, usersPerStep: 1 }), /backbone\.usersPerStep/);
   assert.throws(() => validateBackboneConfig({ ...BACKBONE_DEFAULTS, epochs: -1 }), /backbone\.epochs/);
   assert.throws(() => makeConfig({ profile: 'smoke', dataset: 'synthetic', set: { 'backbone.negativez': 3 } }), /backbone\.negativez/);
+  assert.throws(() => validateBackboneConfig({ ...BACKBONE_DEFAULTS, reasoningAim: 'future' as never }), /backbone\.reasoningAim/);
+  assert.throws(() => validateBackboneConfig({ ...BACKBONE_DEFAULTS, reasoningAim: 'target', reasoningStyle: 'full' }), /backbone\.reasoningAim.*brief/);
+  assert.throws(() => validateBackboneConfig({ ...BACKBONE_DEFAULTS, init: 3 as never }), /backbone\.init/);
+});
+
+test("reasoningAim 'target': the training text's Next: names the target's attributes; the valid reasoning is generated", () => {
+  // the target's first two attributes that are not decades
+  const shop = { ...ds, items: ds.items.map((it, id) => (id === 1 ? { ...it, categories: ['Jazz'], brand: undefined, year: 1995 } : id === 2 ? { ...it, categories: ['Jazz', 'Blues', 'Soul'], year: 1971 } : it)) };
+  assert.deepEqual(itemAttributes(shop)[1], ['Jazz', '1990s']);
+  assert.deepEqual(targetAim(shop, 1), ['Jazz']);
+  assert.deepEqual(targetAim(shop, 2), ['Jazz', 'Blues']);
+  const s = ds.samples.train.find((x) => targetAim(ds, x.target.item).length === 2)!;
+  const aim = targetAim(ds, s.target.item);
+  const brief = (a?: string[]) => templatedReasoning(ds, s.history, s.target.timestamp, makeRng(7), 'brief', a).assistant;
+  assert.match(brief(aim), new RegExp(`Next: ${aim[0]} and ${aim[1]}\\.<answer>`));
+  // the same clauses before it (same rng draws): only the aim differs
+  assert.equal(brief(aim).split('Next:')[0], brief().split('Next:')[0]);
+  // training sequences carry it ...
+  const ctx = makeBackboneContext(job({ reasoningShare: 1, reasoningAim: 'target', chunk: 8 }), SOLO);
+  const tok = tokenizerFromJSON(tokJson);
+  const sb = stepBatch(ctx, 0);
+  sb.users.forEach((u, i) => {
+    const a = targetAim(ds, u.target.item);
+    if (a.length) assert.ok(tok.decode(sb.sequences[i].ids).includes(`Next: ${a.join(' and ')}.`), tok.decode(sb.sequences[i].ids));
+  });
+  // ... the valid read-out does not: the greedy reasoning, whatever the valid targets are
+  const valid = ds.samples.valid.slice(0, 6);
+  const texts = validReasoningTexts(ctx, valid, 0);
+  const greedy = generateText(ctx.params, ctx.mcfg, ctx.tok, valid.map((v) => userPromptIds(tok, ds, v, SEQ)), { ...GREEDY }, makeRng(0)).texts;
+  assert.deepEqual(texts, greedy);
+  const swapped = valid.map((v, i) => ({ ...v, target: { ...v.target, item: valid[(i + 1) % valid.length].target.item } }));
+  assert.deepEqual(validReasoningTexts(ctx, swapped, 0), texts);
+  // 'history' keeps the template (as before)
+  const hist = makeBackboneContext(job({ reasoningShare: 1 }), SOLO);
+  assert.ok(validReasoningTexts(hist, valid, 0).every((t) => t.includes('Next:') && t.endsWith('<answer>')));
+  for (const c of [ctx, hist]) Object.values(c.params).forEach((p) => p.dispose());
 });
 
 test('mean pairwise cosine: parallel rows → 1, orthogonal → 0, user–item block', () => {
@@ -253,6 +294,25 @@ test('prepareBackbone: trains once and reuses; a shipped backbone is used only w
     // a changed prompt wording changes the training data fingerprint, hence the key
     const spec = makeConfig({ profile: 'smoke', dataset: 'synthetic', set: { datasetOptions: cfg.datasetOptions, 'recpo.promptFormat': 'compact' } });
     assert.notEqual((await prepareBackbone(ds, spec, 1)).key, first.key);
+    // the hindsight aim is another backbone
+    const aimed = makeConfig({ profile: 'smoke', dataset: 'synthetic', set: { datasetOptions: cfg.datasetOptions, 'backbone.reasoningAim': 'target' } });
+    assert.notEqual((await prepareBackbone(ds, aimed, 1)).key, first.key);
+    // backbone.init: trains on from that checkpoint (its step-0 evaluation is the init's own), under a key of its own
+    const initDir = path.join(env.R2EC_BACKBONE_CACHE, `${ds.name}-${first.key}`);
+    const cont = makeConfig({ profile: 'smoke', dataset: 'synthetic', set: { datasetOptions: cfg.datasetOptions, 'backbone.init': first.checkpoint } });
+    const c = await prepareBackbone(ds, cont, 1);
+    assert.equal(c.source, 'trained');
+    assert.notEqual(c.key, first.key);
+    const fc = first.alignment!.curves;
+    const at = fc.evalStep.indexOf(first.alignment!.bestStep);
+    assert.equal(c.alignment!.curves.validNdcg10Direct[0], fc.validNdcg10Direct[at]);
+    assert.equal(c.alignment!.curves.validNdcg10Reasoning[0], fc.validNdcg10Reasoning[at]);
+    assert.ok(fs.existsSync(initDir));
+    // a checkpoint with another tokenizer cannot be trained on
+    const alien = path.join(tmp, 'alien');
+    saveCheckpoint(alien, { config: ck.config, params: ck.params, tokenizer: trainTokenizer(['a b c d e f'], { vocabSize: 300 }).toJSON() });
+    const bad = makeConfig({ profile: 'smoke', dataset: 'synthetic', set: { datasetOptions: cfg.datasetOptions, 'backbone.init': alien } });
+    await assert.rejects(prepareBackbone(ds, bad, 1), /backbone\.init: .*alien has another tokenizer/);
   } finally {
     for (const k of Object.keys(env)) delete process.env[k];
   }

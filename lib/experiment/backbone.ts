@@ -16,9 +16,9 @@ import type { Dataset } from '../data/types';
 import { parameterCount } from '../model/config';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../model/checkpoint';
 import { sequenceConfig } from '../train/recpo/config';
-import { BACKBONE_OBJECTIVE_VERSION, backboneSchedule, trainBackbone, type BackboneCurves, type BackboneHooks } from '../train/backbone';
+import { BACKBONE_OBJECTIVE_VERSION, backboneSchedule, trainBackbone, type BackboneConfig, type BackboneCurves, type BackboneHooks } from '../train/backbone';
 import { tokenizerFromJSON } from '../text/bpe';
-import { templatedReasoning } from '../text/corpus';
+import { targetAim, templatedReasoning } from '../text/corpus';
 import { ANSWER } from '../text/chat';
 import { directIds, itemSequences, scoringIds, userPromptIds } from '../text/sequences';
 import { sha256, stableStringify } from '../util/hash';
@@ -74,10 +74,31 @@ export function trainingDataFingerprint(ds: Dataset, cfg: ExperimentConfig, toke
   for (const s of ds.samples.train.slice(0, 64)) {
     const p = userPromptIds(tok, ds, s, sc);
     parts.push(directIds(tok, p, sc).join(','));
-    const r = templatedReasoning(ds, s.history.slice(-sc.history), s.target.timestamp, makeRng(hashSeed(cfg.backbone.seed, 'fingerprint', s.index)), cfg.backbone.reasoningStyle);
+    const aim = cfg.backbone.reasoningAim === 'target' ? targetAim(ds, s.target.item) : undefined;
+    const r = templatedReasoning(ds, s.history.slice(-sc.history), s.target.timestamp, makeRng(hashSeed(cfg.backbone.seed, 'fingerprint', s.index)), cfg.backbone.reasoningStyle, aim);
     parts.push(scoringIds(tok, p, r.assistant.slice(0, r.assistant.indexOf(ANSWER) + ANSWER.length), sc, maxSeqLen).join(','));
   }
   return sha256(parts.join('\n')).slice(0, 16);
+}
+
+/**
+ * The backbone section as keyed: fields added after backbones were shipped are hashed only when they differ from
+ * the behaviour those backbones had (so their keys stay valid; a changed value still changes the key).
+ */
+function keyedBackboneConfig(b: BackboneConfig): Record<string, unknown> {
+  const { reasoningAim, init, ...rest } = b;
+  return {
+    ...rest,
+    ...(reasoningAim === 'history' ? {} : { reasoningAim }),
+    ...(init ? { init: initKey(init) } : {}),
+  };
+}
+
+/** The key of a backbone checkpoint given as backbone.init (its manifest's, else a digest of its weights). */
+function initKey(dir: string): string {
+  if (!hasCheckpoint(dir)) throw new R2ecError(`backbone.init: no checkpoint in ${dir}`);
+  const manifest = readManifest(dir) ?? readManifest(path.dirname(dir));
+  return manifest?.key ?? sha256(fs.readFileSync(path.join(dir, 'model.safetensors'))).slice(0, 16);
 }
 
 /** Everything that shapes the backbone, as hashed into its key. */
@@ -87,7 +108,7 @@ export function backboneKeyInput(ds: Dataset, cfg: ExperimentConfig, lm: Prepare
     data: ds.provenance.key || ds.name,
     model: lm.model,
     warmup: cfg.warmup.steps > 0 ? lm.key : 'none',
-    backbone: cfg.backbone,
+    backbone: keyedBackboneConfig(cfg.backbone),
     head: cfg.recpo.head,
     pooling: cfg.recpo.pooling,
     sequences: sequenceConfig(cfg.recpo),
@@ -143,7 +164,7 @@ export async function prepareBackbone(
     const dir = cfg.backbone.from;
     if (!hasCheckpoint(dir)) throw new R2ecError(`backbone.from: no checkpoint in ${dir}`);
     const manifest = readManifest(dir) ?? readManifest(path.dirname(dir));
-    const key = manifest?.key ?? sha256(fs.readFileSync(path.join(dir, 'model.safetensors'))).slice(0, 16);
+    const key = initKey(dir);
     log(`backbone: starting from ${dir} (backbone.from${manifest ? `, key ${manifest.key}` : ''})`);
     return { ...lm, checkpoint: dir, key, source: 'given', cached: true, seconds: (performance.now() - t0) / 1000 };
   }
@@ -188,10 +209,18 @@ export async function prepareBackbone(
       `${b.usersPerStep} users (${((steps * b.usersPerStep) / ds.samples.train.length).toFixed(2)} epochs), ${b.negatives} sampled items, ` +
       `selected on ${validIdx.length} valid samples, ${world} rank(s) → ${dir}`,
   );
+  if (b.init) {
+    const init = loadCheckpoint(b.init);
+    if (stableStringify(init.tokenizer) !== stableStringify(lm.tokenizer) || stableStringify(init.config) !== stableStringify(lm.model)) {
+      throw new R2ecError(`backbone.init: ${b.init} has another tokenizer or model config than this experiment's language model (${ds.name}, ${cfg.model.preset})`);
+    }
+    log(`backbone: training from ${b.init} (backbone.init, key ${initKey(b.init)})`);
+  }
   const res = await trainBackbone(
     {
-      dataset: ds, tokenizer: lm.tokenizer, model: lm.model, initCheckpoint: lm.checkpoint, config: b,
+      dataset: ds, tokenizer: lm.tokenizer, model: lm.model, initCheckpoint: b.init || lm.checkpoint, config: b,
       head: cfg.recpo.head, pooling: cfg.recpo.pooling, sequences: sequenceConfig(cfg.recpo), validIdx, workDir: dir,
+      reasoningTokens: cfg.recpo.rollout.maxNewTokens,
     },
     world,
     hooks,

@@ -147,6 +147,9 @@ interface HistoryFacts {
   firstAttr: (v: HistView) => string | undefined;
 }
 
+/** A decade attribute ("1990s"), derived from the item's year (itemAttributes). */
+const isDecade = (a: string) => /^\d{3,4}0s$/.test(a);
+
 function historyFacts(ds: Dataset, history: Interaction[], targetTimestamp: number): HistoryFacts {
   const signals = historySignals(ds);
   const attrsOf = itemAttributes(ds);
@@ -161,7 +164,6 @@ function historyFacts(ds: Dataset, history: Interaction[], targetTimestamp: numb
   const counts = new Map<string, number>();
   for (const v of H) for (const a of v.attrs) counts.set(a, (counts.get(a) ?? 0) + 1);
   // decades ("1990s") describe taste less well than genres/brands: rank them after the others
-  const isDecade = (a: string) => /^\d{3,4}0s$/.test(a);
   const ranked = [...counts.entries()]
     .sort((x, y) => Number(isDecade(x[0])) - Number(isDecade(y[0])) || y[1] - x[1])
     .map(([a]) => a);
@@ -203,8 +205,10 @@ export function templatedReasoning(
   targetTimestamp: number,
   rng: Rng,
   style: 'full' | 'brief' = 'full',
+  /** brief style only: what "Next:" names instead of the history's top attributes (targetAim, for training text) */
+  aimAttrs?: string[],
 ): { assistant: string; behaviours: ReasoningBehaviour[] } {
-  if (style === 'brief') return briefReasoning(ds, historyFacts(ds, history, targetTimestamp), rng);
+  if (style === 'brief') return briefReasoning(ds, historyFacts(ds, history, targetTimestamp), rng, aimAttrs);
   const signals = historySignals(ds);
   const { singular, plural, verb } = ds.domain;
   const past = pastTense(verb);
@@ -332,7 +336,7 @@ export function templatedReasoning(
  * The brief style of templatedReasoning: one short clause per chosen behaviour, from attributes and ratings only,
  * then "Next: {aim}." — e.g. "Mostly Drama, Comedy. Lately Thriller. Avoid Horror (rated 1.0). Next: Drama, Comedy."
  */
-function briefReasoning(ds: Dataset, f: HistoryFacts, rng: Rng): { assistant: string; behaviours: ReasoningBehaviour[] } {
+function briefReasoning(ds: Dataset, f: HistoryFacts, rng: Rng, aimAttrs?: string[]): { assistant: string; behaviours: ReasoningBehaviour[] } {
   const { singular } = ds.domain;
   const say: Partial<Record<ReasoningBehaviour, () => string>> = {};
   const [a0, a1] = f.earlyLate;
@@ -356,10 +360,20 @@ function briefReasoning(ds: Dataset, f: HistoryFacts, rng: Rng): { assistant: st
   shuffleInPlace(chosen, rng);
   const role = chosen.indexOf('role/scenario');
   if (role > 0) chosen.unshift(...chosen.splice(role, 1));
-  const aim = f.topOr1.length ? list(f.topOr1.slice(0, 2)) : `a ${singular}`;
+  const aim = aimAttrs?.length ? list(aimAttrs) : f.topOr1.length ? list(f.topOr1.slice(0, 2)) : `a ${singular}`;
   const text = [...chosen.map((b) => say[b]!()), `Next: ${aim}.`].join(' ');
   const profile = f.topOr1.length ? f.topOr1.join(', ') : singular;
   return { assistant: `${text}${ANSWER}${profile}${ANSWER_END}`, behaviours: chosen };
+}
+
+/**
+ * What the brief reasoning's "Next:" names when it is written with hindsight (backbone.reasoningAim = 'target'):
+ * the target item's first two attributes other than decades (genres, categories, brand). Training text only — the
+ * model then learns to guess them from the history, and evaluation reads what it generates. Empty when the item has
+ * none (titles-only catalogs): the history's aim is used then.
+ */
+export function targetAim(ds: Dataset, itemId: number): string[] {
+  return (itemAttributes(ds)[itemId] ?? []).filter((a) => !isDecade(a)).slice(0, 2);
 }
 
 /** Assistant turn of an item document: `<answer>{attributes or title}</answer>`. */

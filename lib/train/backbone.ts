@@ -24,12 +24,13 @@ import { tf, initBackend } from '../model/backend';
 import type { ModelConfig } from '../model/config';
 import { forward, initParams, lmLogits, padBatch, paramNames, type Params } from '../model/decoder';
 import { crossEntropy } from '../model/losses';
+import { generateText, GREEDY } from '../model/generate';
 import { encodeSequences, readOut, type Pooling } from '../model/readout';
 import { recScores, type RecHeadConfig } from '../model/rec-head';
 import { assignParams, hasCheckpoint, loadCheckpoint, paramsToArrays, saveCheckpoint } from '../model/checkpoint';
 import type { Dataset, Sample } from '../data/types';
 import { tokenizerFromJSON, type Tokenizer } from '../text/bpe';
-import { templatedReasoning } from '../text/corpus';
+import { targetAim, templatedReasoning } from '../text/corpus';
 import { ANSWER } from '../text/chat';
 import { directIds, itemSequences, scoringIds, userPromptIds, type SequenceConfig } from '../text/sequences';
 import { evaluateRanking } from '../eval/evaluate';
@@ -65,6 +66,14 @@ export interface BackboneConfig {
   reasoningShare: number;
   /** templated reasoning style (lib/text/corpus.ts): 'brief' (~30 tokens, attributes and ratings) or 'full' */
   reasoningStyle: 'brief' | 'full';
+  /**
+   * What the brief reasoning's closing "Next: …" names in the training text: 'history' (the history's top
+   * attributes, so reasoning restates the prompt) or 'target' (hindsight: the target's own attributes, so the LM
+   * learns to guess the next item's genre/category and the read-out after it learns to use the guess — a reasoning
+   * whose rollouts differ in a way the reward can tell apart). With 'target', the valid read-out "after a reasoning"
+   * is the model's own greedy reasoning, never the template (which would show the target).
+   */
+  reasoningAim: ReasoningAim;
   /** weight of the LM loss on the reasoning tokens (0 = none) */
   lmWeight: number;
   /** sequences per forward/backward chunk (bounds memory, not the result) */
@@ -77,7 +86,13 @@ export interface BackboneConfig {
   seed: number;
   /** start every LM method from this checkpoint folder instead (a `backbone train` result; '' = resolve by key) */
   from: string;
+  /** train the stage from this backbone checkpoint instead of the warm-up LM (more epochs, another reasoning aim);
+   *  its key (manifest) is part of the new key; '' = from the warm-up */
+  init: string;
 }
+
+export type ReasoningAim = 'history' | 'target';
+export const REASONING_AIMS: readonly ReasoningAim[] = ['history', 'target'];
 
 export const BACKBONE_DEFAULTS: BackboneConfig = {
   epochs: 1,
@@ -87,6 +102,7 @@ export const BACKBONE_DEFAULTS: BackboneConfig = {
   logQ: true,
   reasoningShare: 0.5,
   reasoningStyle: 'brief',
+  reasoningAim: 'history',
   lmWeight: 0.2,
   chunk: 32,
   optimizer: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, clipNorm: 1 },
@@ -94,6 +110,7 @@ export const BACKBONE_DEFAULTS: BackboneConfig = {
   evalEvery: 0,
   seed: DEFAULT_SEED,
   from: '',
+  init: '',
 };
 
 const int = (v: unknown, field: string, min: number) => {
@@ -108,9 +125,12 @@ export function validateBackboneConfig(c: BackboneConfig, prefix = 'backbone'): 
   int(c.chunk, `${prefix}.chunk`, 1);
   int(c.evalEvery, `${prefix}.evalEvery`, 0);
   int(c.seed, `${prefix}.seed`, 0);
+  if (typeof c.init !== 'string') throw new ConfigError(`${prefix}.init`, `must be a checkpoint folder or "", got ${JSON.stringify(c.init)}`);
   if (typeof c.logQ !== 'boolean') throw new ConfigError(`${prefix}.logQ`, `must be true or false, got ${JSON.stringify(c.logQ)}`);
   if (!(c.reasoningShare >= 0 && c.reasoningShare <= 1)) throw new ConfigError(`${prefix}.reasoningShare`, `must be in [0, 1], got ${c.reasoningShare}`);
   if (c.reasoningStyle !== 'brief' && c.reasoningStyle !== 'full') throw new ConfigError(`${prefix}.reasoningStyle`, `must be "brief" or "full", got ${JSON.stringify(c.reasoningStyle)}`);
+  if (!REASONING_AIMS.includes(c.reasoningAim)) throw new ConfigError(`${prefix}.reasoningAim`, `must be one of ${REASONING_AIMS.join(', ')}, got ${JSON.stringify(c.reasoningAim)}`);
+  if (c.reasoningAim === 'target' && c.reasoningStyle !== 'brief') throw new ConfigError(`${prefix}.reasoningAim`, `"target" needs reasoningStyle "brief" (the full style has no "Next:" clause)`);
   if (!(c.lmWeight >= 0)) throw new ConfigError(`${prefix}.lmWeight`, `must be ≥ 0, got ${c.lmWeight}`);
   validateAdamW(c.optimizer, `${prefix}.optimizer`);
   validateSchedule(c.schedule, `${prefix}.schedule`);
@@ -129,6 +149,8 @@ export interface BackboneJob {
   sequences: SequenceConfig;
   /** valid sample indices the best checkpoint is selected on */
   validIdx: number[];
+  /** greedy reasoning budget of the valid read-out after a generated reasoning (reasoningAim 'target') */
+  reasoningTokens?: number;
   /** run folder: latest/ (resumed when present) and best/ */
   workDir: string;
   /** stop after this step in this call (resume tests) */
@@ -141,7 +163,7 @@ export interface BackboneCurves {
   lmLoss: number[];
   gradNorm: number[];
   lr: number[];
-  /** evaluations: valid NDCG@10 of the read-out right after the prompt and after a templated reasoning */
+  /** evaluations: valid NDCG@10 of the read-out right after the prompt and after a reasoning (see evaluateBackbone) */
   evalStep: number[];
   samplesSeen: number[];
   validNdcg10Direct: number[];
@@ -220,11 +242,15 @@ function prompt(ctx: BackboneContext, s: Sample): number[] {
   return ids;
 }
 
-/** A templated reasoning from the history the prompt shows (never the target), up to and including `<answer>`. */
+/**
+ * A train sample's templated reasoning, up to and including `<answer>`: from the history the prompt shows, and with
+ * reasoningAim 'target' a "Next:" that names the target's attributes (training text only; evaluation generates).
+ */
 function reasoningText(ctx: BackboneContext, s: Sample, rngSeed: number): string {
   const h = ctx.job.sequences.history;
   const hist = s.history.slice(-h);
-  const r = templatedReasoning(ctx.ds, hist, s.target.timestamp, makeRng(rngSeed), ctx.cfg.reasoningStyle);
+  const aim = ctx.cfg.reasoningAim === 'target' ? targetAim(ctx.ds, s.target.item) : undefined;
+  const r = templatedReasoning(ctx.ds, hist, s.target.timestamp, makeRng(rngSeed), ctx.cfg.reasoningStyle, aim);
   return r.assistant.slice(0, r.assistant.indexOf(ANSWER) + ANSWER.length);
 }
 
@@ -400,7 +426,30 @@ function trainStep(ctx: BackboneContext, step: number, opt: ReturnType<typeof in
   return { loss, lmLoss, gradNorm: norm, lr };
 }
 
-/** Valid NDCG@10 of the read-out right after the prompt and after a templated reasoning, plus the cosines. */
+/** The model's own greedy reasoning for `samples` (as R²ec evaluates), in batches of `chunk` prompts. */
+function greedyReasoning(ctx: BackboneContext, samples: Sample[]): string[] {
+  const out: string[] = [];
+  const sampling = { ...GREEDY, maxNewTokens: ctx.job.reasoningTokens ?? GREEDY.maxNewTokens };
+  for (let i = 0; i < samples.length; i += ctx.cfg.chunk) {
+    const prompts = samples.slice(i, i + ctx.cfg.chunk).map((s) => prompt(ctx, s));
+    out.push(...generateText(ctx.params, ctx.mcfg, ctx.tok, prompts, sampling, makeRng(0)).texts);
+  }
+  return out;
+}
+
+/**
+ * The reasoning before the valid read-out of `samples` (the `offset`-th valid sample first): the history's template
+ * (reasoningAim 'history'), or the model's greedy reasoning ('target': the template would name the target).
+ */
+export function validReasoningTexts(ctx: BackboneContext, samples: Sample[], offset: number): string[] {
+  if (ctx.cfg.reasoningAim === 'target') return greedyReasoning(ctx, samples);
+  return samples.map((s, j) => reasoningText(ctx, s, hashSeed(ctx.cfg.seed, 'eval-text', offset + j)));
+}
+
+/**
+ * Valid NDCG@10 of the read-out right after the prompt and after a reasoning (the template from the history, or the
+ * model's greedy reasoning with reasoningAim 'target'), plus the cosines.
+ */
 async function evaluateBackbone(ctx: BackboneContext) {
   const { comm, ds } = ctx;
   const d = ctx.mcfg.dModel;
@@ -410,10 +459,8 @@ async function evaluateBackbone(ctx: BackboneContext) {
   const [a, b] = shardRange(samples.length, comm.rank, comm.world);
   const mine = samples.slice(a, b);
   const direct = gatherAll(comm, vectors(ctx, mine.map((s) => directIds(ctx.tok, prompt(ctx, s), ctx.job.sequences))));
-  const withReasoning = gatherAll(
-    comm,
-    vectors(ctx, mine.map((s, j) => scoringIds(ctx.tok, prompt(ctx, s), reasoningText(ctx, s, hashSeed(ctx.cfg.seed, 'eval-text', a + j)), ctx.job.sequences, ctx.mcfg.maxSeqLen))),
-  );
+  const texts = validReasoningTexts(ctx, mine, a);
+  const withReasoning = gatherAll(comm, vectors(ctx, mine.map((s, j) => scoringIds(ctx.tok, prompt(ctx, s), texts[j], ctx.job.sequences, ctx.mcfg.maxSeqLen))));
   const tableT = tf.tensor2d(table.rows, [table.numRows, d]);
   const ndcg = async (vecs: Float32Array) => {
     const pos = new Map(samples.map((s, i) => [s, i]));
