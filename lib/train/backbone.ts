@@ -37,7 +37,7 @@ import { evaluateRanking } from '../eval/evaluate';
 import { readoutCosines } from '../eval/collapse';
 import { adamWStep, disposeAdamW, initAdamW, optimizerToArrays, restoreOptimizer, validateAdamW, type AdamWConfig } from './optimizer';
 import { lrAt, validateSchedule, type LrSchedule } from './schedule';
-import { accumulateGrads, allReduceGrads, gatherAll, paramGrads } from './grads';
+import { allReduceGrads, backpropVectors, gatherAll } from './grads';
 import { createItemTable, refreshAll } from './item-table';
 import { runSpmd, shardRange, type Collective } from './parallel';
 import { DEFAULT_SEED, hashSeed, makeRng, shuffleInPlace } from '../util/rng';
@@ -371,43 +371,32 @@ export function stepGradients(ctx: BackboneContext, step: number): { loss: numbe
   // 3. chunks with gradient: ⟨vector, ∂loss/∂vector⟩ (+ the LM loss on reasoning tokens for user chunks)
   const acc: Record<string, tf.Tensor> = {};
   let lmSum = 0;
-  const backward = (seqs: number[][], grad: Float32Array, lmFrom?: number[]) => {
-    for (let c0 = 0; c0 < seqs.length; c0 += cfg.chunk) {
-      const part = seqs.slice(c0, c0 + cfg.chunk);
-      const from = lmFrom?.slice(c0, c0 + cfg.chunk);
-      let lmPart = 0;
-      const { value, grads } = paramGrads(ctx.params, () => {
-        const bt = padBatch(part, 'right');
-        const hidden = forward(ctx.params, ctx.mcfg, bt);
-        const v = readOut(hidden, bt, ctx.job.pooling);
-        let l = tf.sum(tf.mul(v, tf.tensor2d(grad.subarray(c0 * d, (c0 + part.length) * d), [part.length, d]))) as tf.Scalar;
-        if (from && cfg.lmWeight > 0 && reasoningTokens > 0) {
-          // next-token loss on the reasoning (positions from..len−1 predict tokens from+1..len−1; the final
-          // `<answer>` is predicted, the token after it never is)
-          const rows: number[] = [];
-          const next: number[] = [];
-          part.forEach((q, b) => {
-            if (from[b] < 0) return;
-            for (let t = from[b] - 1; t < q.length - 1; t++) {
-              rows.push(b * bt.T + t);
-              next.push(q[t + 1]);
-            }
-          });
-          if (rows.length) {
-            const h2 = tf.gather(tf.reshape(hidden, [bt.B * bt.T, d]), tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
-            const ce = crossEntropy(lmLogits(ctx.params, h2), tf.tensor1d(next, 'int32'));
-            const lm = tf.mul(ce, rows.length / reasoningTokens) as tf.Scalar; // global token mean over ranks
-            lmPart = lm.dataSync()[0];
-            l = tf.add(l, tf.mul(lm, cfg.lmWeight)) as tf.Scalar;
-          }
+  const backward = (seqs: number[][], grad: Float32Array, lmFrom?: number[]) =>
+    backpropVectors(ctx.params, seqs.length, cfg.chunk, grad, (c0, c1) => {
+      const part = seqs.slice(c0, c1);
+      const bt = padBatch(part, 'right');
+      const hidden = forward(ctx.params, ctx.mcfg, bt);
+      const vecs = readOut(hidden, bt, ctx.job.pooling);
+      const from = lmFrom?.slice(c0, c1);
+      if (!from || cfg.lmWeight <= 0 || reasoningTokens === 0) return { vecs };
+      // next-token loss on the reasoning (positions from..len−1 predict tokens from+1..len−1; the final
+      // `<answer>` is predicted, the token after it never is)
+      const rows: number[] = [];
+      const next: number[] = [];
+      part.forEach((q, b) => {
+        if (from[b] < 0) return;
+        for (let t = from[b] - 1; t < q.length - 1; t++) {
+          rows.push(b * bt.T + t);
+          next.push(q[t + 1]);
         }
-        return l;
       });
-      value.dispose();
-      lmSum += lmPart;
-      accumulateGrads(acc, grads);
-    }
-  };
+      if (!rows.length) return { vecs };
+      const h2 = tf.gather(tf.reshape(hidden, [bt.B * bt.T, d]), tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
+      const ce = crossEntropy(lmLogits(ctx.params, h2), tf.tensor1d(next, 'int32'));
+      const lm = tf.mul(ce, rows.length / reasoningTokens) as tf.Scalar; // global token mean over ranks
+      lmSum += lm.dataSync()[0];
+      return { vecs, extra: tf.mul(lm, cfg.lmWeight) as tf.Scalar };
+    }, acc);
   backward(users.slice(ua, ub).map((u) => u.ids), dUsers.subarray(ua * d, ub * d), users.slice(ua, ub).map((u) => u.reasoningFrom));
   backward(colItems.slice(ca, cb).map((i) => ctx.itemSeqs[i]), dCols.subarray(ca * d, cb * d));
   const lmBuf = new Float32Array([lmSum]);

@@ -65,3 +65,30 @@ export function gatherAll(comm: Collective, local: Float32Array): Float32Array {
   }
   return out;
 }
+
+/**
+ * GradCache's second pass (Gao et al. 2021): rows [0, n) are re-encoded with gradient `chunk` at a time, and each
+ * chunk back-propagates ⟨vectors, dVectors⟩ — the loss gradient w.r.t. the vectors, from the first pass — plus an
+ * optional scalar term of the same forward (the backbone's LM loss). Gradients are summed into `acc`; `encode`
+ * returns the chunk's vectors [c1 − c0, d] and that extra term. Memory stays at one chunk.
+ */
+export function backpropVectors(
+  params: Record<string, tf.Variable>,
+  n: number,
+  chunk: number,
+  dVectors: Float32Array,
+  encode: (c0: number, c1: number) => { vecs: tf.Tensor2D; extra?: tf.Scalar },
+  acc: Record<string, tf.Tensor>,
+): void {
+  const d = n ? dVectors.length / n : 0;
+  for (let c0 = 0; c0 < n; c0 += chunk) {
+    const c1 = Math.min(n, c0 + chunk);
+    const { value, grads } = paramGrads(params, () => {
+      const { vecs, extra } = encode(c0, c1);
+      const l = tf.sum(tf.mul(vecs, tf.tensor2d(dVectors.subarray(c0 * d, c1 * d), [c1 - c0, d]))) as tf.Scalar;
+      return extra ? (tf.add(l, extra) as tf.Scalar) : l;
+    });
+    value.dispose();
+    accumulateGrads(acc, grads);
+  }
+}

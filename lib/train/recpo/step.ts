@@ -19,7 +19,7 @@ import { recScores } from '../../model/rec-head';
 import type { Sample } from '../../data/types';
 import { adamWStep, type AdamWState } from '../optimizer';
 import { lrAt } from '../schedule';
-import { accumulateGrads, allReduceGrads, gatherAll, paramGrads } from '../grads';
+import { accumulateGrads, allReduceGrads, backpropVectors, gatherAll, paramGrads } from '../grads';
 import { shardRange } from '../parallel';
 import { fusedReward } from '../rewards';
 import { groupAdvantages, bestTrajectoryMask } from '../advantages';
@@ -211,16 +211,10 @@ function columnBackward(ctx: RecContext, ib: InBatch, dCols: Float32Array, acc: 
   timed('all-reduce', () => ctx.comm.allReduceSum(dCols));
   const ids = [...ib.allItems, ...ib.sampledItems];
   const [a, b] = shardRange(ids.length, ctx.comm.rank, ctx.comm.world);
-  const chunk = 32;
-  for (let c0 = a; c0 < b; c0 += chunk) {
-    const c1 = Math.min(b, c0 + chunk);
-    const { value, grads } = timed('forward/backward', () => paramGrads(ctx.params, () => {
-      const v = vectorsOf(ctx, ids.slice(c0, c1).map((t) => ctx.itemSeqs[t])).vecs;
-      return tf.sum(tf.mul(v, tf.tensor2d(dCols.subarray(c0 * d, c1 * d), [c1 - c0, d]))) as tf.Scalar;
-    }));
-    value.dispose();
-    accumulateGrads(acc, grads);
-  }
+  const mine = ids.slice(a, b);
+  timed('forward/backward', () =>
+    backpropVectors(ctx.params, mine.length, 32, dCols.subarray(a * d, b * d), (c0, c1) => ({ vecs: vectorsOf(ctx, mine.slice(c0, c1).map((t) => ctx.itemSeqs[t])).vecs }), acc),
+  );
 }
 
 /** PPO's clipped term min(r·A, clip(r, 1−ε_low, 1+ε_high)·A), elementwise (spec §4.5 ℓ_ε). */
