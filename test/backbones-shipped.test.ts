@@ -32,3 +32,5 @@ async function checkShipped(name: string): Promise<void> {
 test('the shipped synthetic backbone matches the quick profile of today\'s code', () => checkShipped('synthetic'));
 
 dataTest('the shipped ml-100k backbone matches the quick profile of today\'s code and data', [REAL.ml100k], () => checkShipped('ml-100k'));
+
+dataTest('the shipped cds backbone matches the quick profile of today\'s code and data', [REAL.cds], () => checkShipped('cds'));
