@@ -16,13 +16,11 @@ import type { Dataset } from '../data/types';
 import { parameterCount } from '../model/config';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../model/checkpoint';
 import { sequenceConfig } from '../train/recpo/config';
-import { BACKBONE_OBJECTIVE_VERSION, backboneSchedule, trainBackbone, type BackboneConfig, type BackboneCurves, type BackboneHooks } from '../train/backbone';
+import { BACKBONE_OBJECTIVE_VERSION, backboneSchedule, trainBackbone, trainingReasoning, type BackboneConfig, type BackboneCurves, type BackboneHooks } from '../train/backbone';
 import { tokenizerFromJSON } from '../text/bpe';
-import { targetAim, templatedReasoning } from '../text/corpus';
-import { ANSWER } from '../text/chat';
 import { directIds, itemSequences, scoringIds, userPromptIds } from '../text/sequences';
 import { sha256, stableStringify } from '../util/hash';
-import { hashSeed, makeRng } from '../util/rng';
+import { hashSeed } from '../util/rng';
 import { gitInfo } from '../util/manifest';
 import { backboneCacheRoot, shippedBackboneRoot } from '../util/env';
 import { R2ecError } from '../util/errors';
@@ -74,9 +72,8 @@ export function trainingDataFingerprint(ds: Dataset, cfg: ExperimentConfig, toke
   for (const s of ds.samples.train.slice(0, 64)) {
     const p = userPromptIds(tok, ds, s, sc);
     parts.push(directIds(tok, p, sc).join(','));
-    const aim = cfg.backbone.reasoningAim === 'target' ? targetAim(ds, s.target.item) : undefined;
-    const r = templatedReasoning(ds, s.history.slice(-sc.history), s.target.timestamp, makeRng(hashSeed(cfg.backbone.seed, 'fingerprint', s.index)), cfg.backbone.reasoningStyle, aim);
-    parts.push(scoringIds(tok, p, r.assistant.slice(0, r.assistant.indexOf(ANSWER) + ANSWER.length), sc, maxSeqLen).join(','));
+    const text = trainingReasoning(ds, cfg.backbone, s, sc.history, hashSeed(cfg.backbone.seed, 'fingerprint', s.index));
+    parts.push(scoringIds(tok, p, text, sc, maxSeqLen).join(','));
   }
   return sha256(parts.join('\n')).slice(0, 16);
 }
@@ -90,13 +87,13 @@ function keyedBackboneConfig(b: BackboneConfig): Record<string, unknown> {
   return {
     ...rest,
     ...(reasoningAim === 'history' ? {} : { reasoningAim }),
-    ...(init ? { init: initKey(init) } : {}),
+    ...(init ? { init: checkpointKey(init, 'backbone.init') } : {}),
   };
 }
 
-/** The key of a backbone checkpoint given as backbone.init (its manifest's, else a digest of its weights). */
-function initKey(dir: string): string {
-  if (!hasCheckpoint(dir)) throw new R2ecError(`backbone.init: no checkpoint in ${dir}`);
+/** The key of a backbone checkpoint given as `field` (its manifest's, else a digest of its weights). */
+function checkpointKey(dir: string, field: 'backbone.init' | 'backbone.from'): string {
+  if (!hasCheckpoint(dir)) throw new R2ecError(`${field}: no checkpoint in ${dir}`);
   const manifest = readManifest(dir) ?? readManifest(path.dirname(dir));
   return manifest?.key ?? sha256(fs.readFileSync(path.join(dir, 'model.safetensors'))).slice(0, 16);
 }
@@ -162,10 +159,8 @@ export async function prepareBackbone(
   if (cfg.backbone.from) {
     // an explicit checkpoint: used as it is, keyed by its own manifest (or its weights) so results stay traceable
     const dir = cfg.backbone.from;
-    if (!hasCheckpoint(dir)) throw new R2ecError(`backbone.from: no checkpoint in ${dir}`);
-    const manifest = readManifest(dir) ?? readManifest(path.dirname(dir));
-    const key = initKey(dir);
-    log(`backbone: starting from ${dir} (backbone.from${manifest ? `, key ${manifest.key}` : ''})`);
+    const key = checkpointKey(dir, 'backbone.from');
+    log(`backbone: starting from ${dir} (backbone.from, key ${key})`);
     return { ...lm, checkpoint: dir, key, source: 'given', cached: true, seconds: (performance.now() - t0) / 1000 };
   }
   const keyInput = backboneKeyInput(ds, cfg, lm);
@@ -214,7 +209,7 @@ export async function prepareBackbone(
     if (stableStringify(init.tokenizer) !== stableStringify(lm.tokenizer) || stableStringify(init.config) !== stableStringify(lm.model)) {
       throw new R2ecError(`backbone.init: ${b.init} has another tokenizer or model config than this experiment's language model (${ds.name}, ${cfg.model.preset})`);
     }
-    log(`backbone: training from ${b.init} (backbone.init, key ${initKey(b.init)})`);
+    log(`backbone: training from ${b.init} (backbone.init, key ${keyInput.backbone.init})`);
   }
   const res = await trainBackbone(
     {

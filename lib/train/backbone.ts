@@ -247,10 +247,16 @@ function prompt(ctx: BackboneContext, s: Sample): number[] {
  * reasoningAim 'target' a "Next:" that names the target's attributes (training text only; evaluation generates).
  */
 function reasoningText(ctx: BackboneContext, s: Sample, rngSeed: number): string {
-  const h = ctx.job.sequences.history;
-  const hist = s.history.slice(-h);
-  const aim = ctx.cfg.reasoningAim === 'target' ? targetAim(ctx.ds, s.target.item) : undefined;
-  const r = templatedReasoning(ctx.ds, hist, s.target.timestamp, makeRng(rngSeed), ctx.cfg.reasoningStyle, aim);
+  return trainingReasoning(ctx.ds, ctx.cfg, s, ctx.job.sequences.history, rngSeed);
+}
+
+/**
+ * The templated reasoning a train sample carries (the last `history` interactions, the configured style and aim),
+ * up to and including `<answer>`. The backbone key's data fingerprint hashes the same text (lib/experiment/backbone.ts).
+ */
+export function trainingReasoning(ds: Dataset, cfg: BackboneConfig, s: Sample, history: number, rngSeed: number): string {
+  const aim = cfg.reasoningAim === 'target' ? targetAim(ds, s.target.item) : undefined;
+  const r = templatedReasoning(ds, s.history.slice(-history), s.target.timestamp, makeRng(rngSeed), cfg.reasoningStyle, aim);
   return r.assistant.slice(0, r.assistant.indexOf(ANSWER) + ANSWER.length);
 }
 
