@@ -3,7 +3,7 @@
 import { tf } from './backend';
 import type { ModelConfig } from './config';
 import { emptyCache, disposeCache, forward, lmLogits, padBatch, type Params, type TokenBatch } from './decoder';
-import type { Rng } from '../util/rng';
+import { makeRng, type Rng } from '../util/rng';
 import { ConfigError, R2ecError } from '../util/errors';
 
 export interface SamplingConfig {
@@ -203,4 +203,27 @@ export function generateText(
   const stopIds = tok.special.answer >= 0 ? [tok.special.answer] : [];
   const r = generate(params, cfg, prompts, sampling, rng, stopIds, tok.special.pad, tok.stopWhen ? (g) => tok.stopWhen!(g) : undefined);
   return { ...r, texts: r.tokens.map((t) => tok.decode(t, { skipSpecial: true })) };
+}
+
+/**
+ * Greedy continuations of `prompts` in batches of `batch` rows, as evaluation reads a model's reasoning (R²ec's
+ * evaluation, the backbone's valid read-out after its own reasoning): deterministic, so no rng is shared.
+ */
+export function greedyTexts(
+  params: Params,
+  cfg: ModelConfig,
+  tok: Parameters<typeof generateText>[2],
+  prompts: number[][],
+  maxNewTokens: number,
+  batch: number,
+): { tokens: number[][]; texts: string[] } {
+  const sampling: SamplingConfig = { ...GREEDY, maxNewTokens };
+  const tokens: number[][] = [];
+  const texts: string[] = [];
+  for (let i = 0; i < prompts.length; i += batch) {
+    const r = generateText(params, cfg, tok, prompts.slice(i, i + batch), sampling, makeRng(0));
+    tokens.push(...r.tokens);
+    texts.push(...r.texts);
+  }
+  return { tokens, texts };
 }

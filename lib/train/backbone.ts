@@ -24,7 +24,7 @@ import { tf, initBackend } from '../model/backend';
 import type { ModelConfig } from '../model/config';
 import { forward, initParams, lmLogits, padBatch, paramNames, type Params } from '../model/decoder';
 import { crossEntropy } from '../model/losses';
-import { generateText, GREEDY } from '../model/generate';
+import { greedyTexts, GREEDY } from '../model/generate';
 import { encodeSequences, readOut, type Pooling } from '../model/readout';
 import { recScores, type RecHeadConfig } from '../model/rec-head';
 import { assignParams, hasCheckpoint, loadCheckpoint, paramsToArrays, saveCheckpoint } from '../model/checkpoint';
@@ -423,13 +423,8 @@ function trainStep(ctx: BackboneContext, step: number, opt: ReturnType<typeof in
 
 /** The model's own greedy reasoning for `samples` (as R²ec evaluates), in batches of `chunk` prompts. */
 function greedyReasoning(ctx: BackboneContext, samples: Sample[]): string[] {
-  const out: string[] = [];
-  const sampling = { ...GREEDY, maxNewTokens: ctx.job.reasoningTokens ?? GREEDY.maxNewTokens };
-  for (let i = 0; i < samples.length; i += ctx.cfg.chunk) {
-    const prompts = samples.slice(i, i + ctx.cfg.chunk).map((s) => prompt(ctx, s));
-    out.push(...generateText(ctx.params, ctx.mcfg, ctx.tok, prompts, sampling, makeRng(0)).texts);
-  }
-  return out;
+  const prompts = samples.map((s) => prompt(ctx, s));
+  return greedyTexts(ctx.params, ctx.mcfg, ctx.tok, prompts, ctx.job.reasoningTokens ?? GREEDY.maxNewTokens, ctx.cfg.chunk).texts;
 }
 
 /**

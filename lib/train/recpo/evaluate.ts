@@ -1,7 +1,7 @@
 // RecPO evaluation (spec §5): greedy reasoning, the user vector after it, full ranking over the refreshed item
 // table, split over ranks; and the batch-1 latency of a request (paper Table 4) through lib/eval/latency.ts.
 import { tf } from '../../model/backend';
-import { generateText, GREEDY, type SamplingConfig } from '../../model/generate';
+import { greedyTexts } from '../../model/generate';
 import { encodeSequences } from '../../model/readout';
 import type { Sample } from '../../data/types';
 import { readoutCosines, type ReadoutCosines } from '../../eval/collapse';
@@ -9,7 +9,6 @@ import { evaluateRanking, type EvalResult } from '../../eval/evaluate';
 import { timeRequests, type RequestLatency } from '../../eval/latency';
 import { shardRange } from '../parallel';
 import { fusedReward } from '../rewards';
-import { makeRng } from '../../util/rng';
 import { R2ecError } from '../../util/errors';
 import { catalogScores, directIds, promptIds, scoringIds, type RecContext } from './context';
 
@@ -19,23 +18,21 @@ export interface UserEncoding {
   tokens: number[][];
 }
 
-/** Greedy reasoning + read-out for `samples` on this rank. */
+/** Greedy reasoning + read-out for `samples` on this rank, `evalBatch` samples at a time. */
 export function encodeUsers(ctx: RecContext, samples: Sample[], greedyTokens: number): UserEncoding {
   const bs = ctx.cfg.evalBatch;
   const d = ctx.mcfg.dModel;
   const vecs = new Float32Array(samples.length * d);
   const tokens: number[][] = [];
-  const sampling: SamplingConfig = { ...GREEDY, maxNewTokens: greedyTokens };
   for (let s = 0; s < samples.length; s += bs) {
-    const chunk = samples.slice(s, s + bs);
-    const prompts = chunk.map((x) => promptIds(ctx, x));
+    const prompts = samples.slice(s, s + bs).map((x) => promptIds(ctx, x));
     let seqs: number[][];
     if (ctx.cfg.variant === 'no-reasoning') {
       seqs = prompts.map((p) => directIds(ctx, p));
-      chunk.forEach(() => tokens.push([]));
+      prompts.forEach(() => tokens.push([]));
     } else {
-      const gen = generateText(ctx.params, ctx.mcfg, ctx.tok, prompts, sampling, makeRng(0));
-      gen.tokens.forEach((t) => tokens.push(t));
+      const gen = greedyTexts(ctx.params, ctx.mcfg, ctx.tok, prompts, greedyTokens, bs);
+      tokens.push(...gen.tokens);
       seqs = prompts.map((p, i) => scoringIds(ctx, p, gen.texts[i]));
     }
     vecs.set(encodeSequences(ctx.params, ctx.mcfg, seqs, ctx.cfg.pooling, bs), s * d);

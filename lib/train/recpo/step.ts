@@ -182,11 +182,7 @@ const COLUMNS = '__itemColumns';
 /** itemGradient 'columns': the detached columns as a leaf variable, so each forward/backward also returns ∂loss/∂column. */
 function columnLeaf(ctx: RecContext, ib: InBatch): tf.Variable | undefined {
   if (ctx.cfg.itemGradient !== 'columns') return undefined;
-  const d = ctx.mcfg.dModel;
-  const all = new Float32Array(ib.allVecs.length + ib.sampledVecs.length);
-  all.set(ib.allVecs);
-  all.set(ib.sampledVecs, ib.allVecs.length);
-  return tf.tidy(() => tf.variable(tf.tensor2d(all, [all.length / d, d]), true));
+  return tf.tidy(() => tf.variable(itemColumns(ctx, ib.localItems, ib, undefined), true));
 }
 
 /** Move ∂loss/∂columns out of a gradient record into the running sum `dCols`. */
