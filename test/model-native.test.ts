@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { tf, initBackend, nativeStatus } from '../lib/model/backend';
-import { broadcastKind, nativeMode, stockKernel } from '../lib/model/native-kernels';
+import { BLAS_CORE, broadcastKind, nativeMode, stockKernel } from '../lib/model/native-kernels';
 import { fusedAdamW, fusedAttention, fusedOpsActive, fusedRmsNorm, fusedRope, fusedSumSquares, fusedSwiglu } from '../lib/model/fused-kernels';
 import { makeRng, type Rng } from '../lib/util/rng';
 
@@ -405,6 +405,20 @@ test('fallback: R2EC_NATIVE=0 never loads the module and says nothing; a module 
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0], /^r2ec: backend wasm.*wasm kernels: the native kernels cannot load \(.+\); R2EC_NATIVE=0 silences this$/);
   }
+});
+
+// The library loads first in a worker thread here, as in the ranks (lib/train/parallel.ts).
+const CORE_SNIPPET = `const n = require('./lib/model/native-kernels'); const { Worker } = require('node:worker_threads'); const file = n.nativeModulePath();
+const w = new Worker('const m = require(' + JSON.stringify(file) + '); require("node:worker_threads").parentPort.postMessage(m.info().core);', { eval: true });
+w.on('message', (core) => { console.log(JSON.stringify({ worker: core, main: require(file).info().core })); w.terminate(); });`;
+
+nativeTest('OpenBLAS runs one core type on every CPU (BLAS_CORE), in the main thread and the ranks; OPENBLAS_CORETYPE chooses another', () => {
+  const pinned = child(CORE_SNIPPET, { OPENBLAS_CORETYPE: '' });
+  assert.equal(pinned.status, 0, pinned.stderr);
+  assert.deepEqual(JSON.parse(pinned.stdout), { worker: BLAS_CORE, main: BLAS_CORE });
+  const chosen = child(CORE_SNIPPET, { OPENBLAS_CORETYPE: 'Sandybridge' });
+  assert.equal(chosen.status, 0, chosen.stderr);
+  assert.deepEqual(JSON.parse(chosen.stdout), { worker: 'Sandybridge', main: 'Sandybridge' });
 });
 
 test('R2EC_NATIVE=1 with a module that cannot load is an error naming the reason (on wasm; other backends ignore it)', () => {
