@@ -9,12 +9,16 @@ export const EXPERIMENTS: Record<string, { description: string; methods: MethodS
     methods: MAIN_METHODS,
   },
   ablations: {
-    description: 'paper Table 2 and Fig. 2: reward terms, reasoning, classification head, advantage estimator, objective',
+    description: 'paper Table 2 and Fig. 2: reward terms, reasoning, the untrained starts, classification head, advantage estimator, objective',
     methods: [
       { name: 'R²ec', kind: 'r2ec' },
       { name: 'w/o R_d', kind: 'r2ec', set: { 'recpo.reward.useRd': false } },
       { name: 'w/o R_c', kind: 'r2ec', set: { 'recpo.reward.useRc': false } },
       { name: 'w/o reasoning', kind: 'no-reasoning' },
+      // the start of R²ec and of w/o reasoning: what RecPO and the contrastive loss add, and what the backbone's own
+      // reasoning does to its read-out before any of them
+      { name: 'zero-shot', kind: 'zero-shot' },
+      { name: 'zero-shot w/o reasoning', kind: 'no-reasoning', set: { 'recpo.steps': 0 } },
       { name: 'w/ ClsHead', kind: 'cls-head' },
       { name: 'RLOO', kind: 'r2ec', set: { 'recpo.advantage': 'rloo' } },
       { name: 'reference-code loss', kind: 'r2ec', set: { 'recpo.objective': 'reference-code' } },
