@@ -158,6 +158,25 @@ test('a finished method is reused only when every setting that changes its numbe
   assert.equal(reused(), 2);
 });
 
+test('a method whose overrides shape the backbone (recpo.pooling) starts from its own; the others share one', async () => {
+  const cfg = makeConfig({
+    profile: 'smoke', dataset: 'synthetic',
+    set: { resultsDir: path.join(tmp, 'pooling'), 'recpo.steps': 0, 'eval.testSamples': 8, 'eval.validSamples': 8 },
+  });
+  cfg.methods = [
+    { name: 'last', kind: 'zero-shot' },
+    { name: 'last, G 2', kind: 'zero-shot', set: { 'recpo.groupSize': 2 } },
+    { name: 'mean', kind: 'zero-shot', set: { 'recpo.pooling': 'mean' } },
+  ];
+  const res = await runExperiment(cfg, quiet);
+  const m = res.manifest as { backbone: { key: string }; methodBackbones: Record<string, string>; backbones: Record<string, { manifest: { config: { pooling: string } } }> };
+  assert.equal(m.methodBackbones.last, m.backbone.key);
+  assert.equal(m.methodBackbones['last, G 2'], m.backbone.key);
+  assert.notEqual(m.methodBackbones.mean, m.backbone.key);
+  assert.equal(m.backbones[m.methodBackbones.mean].manifest.config.pooling, 'mean');
+  assert.equal(m.backbones[m.backbone.key].manifest.config.pooling, 'last');
+});
+
 async function recJob(extra: Partial<RecJob['config']>, workDir: string): Promise<RecJob> {
   const cfg = makeConfig({ profile: 'smoke', dataset: 'synthetic' });
   const ds = await loadDataset('synthetic');

@@ -98,6 +98,25 @@ function checkpointKey(dir: string, field: 'backbone.init' | 'backbone.from'): s
   return manifest?.key ?? sha256(fs.readFileSync(path.join(dir, 'model.safetensors'))).slice(0, 16);
 }
 
+/**
+ * The config sections a backbone depends on (the inputs of backboneKeyInput besides the data): methods whose overrides
+ * agree on these share one backbone; a method that changes one (a read-out pooling, a prompt history, a model size)
+ * starts from its own (lib/experiment/run.ts).
+ */
+export function backboneShapingConfig(cfg: ExperimentConfig) {
+  return {
+    model: cfg.model,
+    tokenizer: cfg.tokenizer,
+    warmup: cfg.warmup,
+    backbone: cfg.backbone,
+    head: cfg.recpo.head,
+    pooling: cfg.recpo.pooling,
+    sequences: sequenceConfig(cfg.recpo),
+    validSamples: cfg.eval.validSamples,
+    seed: cfg.seed,
+  };
+}
+
 /** Everything that shapes the backbone, as hashed into its key. */
 export function backboneKeyInput(ds: Dataset, cfg: ExperimentConfig, lm: PreparedLM) {
   return {

@@ -23,7 +23,7 @@ import { R2ecError } from '../util/errors';
 import {
   applyOverrides, isBaseline, isLMMethod, methodRecConfig, validateExperimentConfig, type ExperimentConfig, type MethodSpec,
 } from './config';
-import { prepareBackbone, type PreparedBackbone } from './backbone';
+import { backboneShapingConfig, prepareBackbone, type PreparedBackbone } from './backbone';
 import { evalSubset } from '../eval/subsets';
 
 export const metricColumns = (ks: number[] = DEFAULT_KS) => ks.flatMap((k) => [`HR@${k}`, `NDCG@${k}`]);
@@ -238,17 +238,27 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
   const valid = validIdx.map((i) => ds.samples.valid[i]);
   const test = testIdx.map((i) => ds.samples.test[i]);
   const durations: Record<string, number> = {};
-  let lm: PreparedBackbone | undefined;
-  if (cfg.methods.some((m) => isLMMethod(m.kind))) {
+  // Every LM method starts from the backbone its own config shapes: methods that agree on backboneShapingConfig share
+  // one; one that changes it (recpo.pooling in the pooling experiment, a prompt history, a model size) gets its own.
+  // Prepared when a method first needs it (its key is part of the method's config hash).
+  const backbones = new Map<string, PreparedBackbone>();
+  const backboneFor = async (local: ExperimentConfig): Promise<PreparedBackbone> => {
+    const shaping = stableStringify(backboneShapingConfig(local));
+    const have = backbones.get(shaping);
+    if (have) return have;
     const t0 = performance.now();
-    lm = await prepareBackbone(ds, cfg, world, {
+    const b = await prepareBackbone(ds, local, world, {
       log,
       onLMStep: (i) => hooks.onLMStep?.({ step: i.step, steps: i.steps, loss: i.loss }),
       onStep: (i) => hooks.onBackboneStep?.(i),
       onEval: (i) => log(`backbone: valid NDCG@10 ${i.direct.toFixed(4)} after the prompt, ${i.reasoning.toFixed(4)} after a reasoning at step ${i.step}`),
     });
-    durations.languageModel = (performance.now() - t0) / 1000;
-  }
+    durations.languageModel = (durations.languageModel ?? 0) + (performance.now() - t0) / 1000;
+    backbones.set(shaping, b);
+    return b;
+  };
+  /** each LM method's backbone key, for the manifest */
+  const methodBackbones: Record<string, string> = {};
   const methods: MethodResult[] = [];
   const reused: string[] = [];
   for (const m of cfg.methods) {
@@ -258,8 +268,10 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
     // every setting that changes a number of this method's result (its training config, the data, the evaluated
     // samples, the evaluation settings, the backend, and the ranks of an LM run), so a changed setting retrains it
     const common = { v: PROTOCOL_VERSION, validIdx, testIdx, eval: local.eval, backend: backendName() };
-    const hashInput = isLMMethod(m.kind)
-      ? { ...common, rec: methodRecConfig(cfg, m), lm: lm!.key, world: recpoWorld(world, methodRecConfig(cfg, m)) }
+    const lm = isLMMethod(m.kind) ? await backboneFor(local) : undefined;
+    if (lm) methodBackbones[m.name] = lm.key;
+    const hashInput = lm
+      ? { ...common, rec: methodRecConfig(cfg, m), lm: lm.key, world: recpoWorld(world, methodRecConfig(cfg, m)) }
       : { ...common, kind: m.kind, config: m.kind === 'popularity' ? null : local[m.kind as 'sasrec' | 'gru4rec' | 'caser'], data: ds.provenance.key };
     const configHash = sha256(stableStringify(hashInput)).slice(0, 16);
     if (cfg.resume && fs.existsSync(file)) {
@@ -275,16 +287,16 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
     }
     log(`${m.name}: training (${m.kind})`);
     let result: MethodResult;
-    if (isLMMethod(m.kind)) {
+    if (lm) {
       const rec = methodRecConfig(cfg, m);
       const workDir = path.join(outDir, 'checkpoints', `${slug(m.name)}-${configHash}`);
       const r = await runRecPO(
         {
           method: m.name,
           dataset: ds,
-          tokenizer: lm!.tokenizer,
-          model: lm!.model,
-          initCheckpoint: lm!.checkpoint,
+          tokenizer: lm.tokenizer,
+          model: lm.model,
+          initCheckpoint: lm.checkpoint,
           config: rec,
           validIdx,
           testIdx,
@@ -317,6 +329,9 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
     hooks.onMethodDone?.(result);
   }
   const table = buildTable(methods, cfg.eval.ks);
+  // the manifest's backbone: the first LM method's (the one every method shares unless their configs shape others)
+  const lm = backbones.values().next().value as PreparedBackbone | undefined;
+  const distinct = new Set(Object.values(methodBackbones)).size;
   durations.total = (performance.now() - tStart) / 1000;
   const manifest = makeManifest({
     backend: backendName(),
@@ -331,6 +346,9 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
     },
     languageModel: lm ? { key: lm.key, parameters: lm.parameters, tokens: lm.tokens, cached: lm.cached, model: lm.model } : undefined,
     backbone: lm ? { source: lm.source, key: lm.key, checkpoint: lm.checkpoint, manifest: lm.alignment?.manifest } : undefined,
+    ...(distinct > 1
+      ? { backbones: Object.fromEntries([...backbones.values()].map((b) => [b.key, { source: b.source, checkpoint: b.checkpoint, manifest: b.alignment?.manifest }])), methodBackbones }
+      : {}),
     durationsSec: durations,
     reusedMethods: reused,
     methodCommits: Object.fromEntries(methods.map((m) => [m.name, m.commit ?? 'unknown'])),
@@ -348,7 +366,12 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
   else fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2));
   fs.writeFileSync(
     path.join(outDir, 'curves.json'),
-    JSON.stringify({ languageModel: lm?.curves, backbone: lm?.alignment?.curves, methods: Object.fromEntries(methods.map((m) => [m.name, m.curves])) }),
+    JSON.stringify({
+      languageModel: lm?.curves,
+      backbone: lm?.alignment?.curves,
+      ...(distinct > 1 ? { backbones: Object.fromEntries([...backbones.values()].map((b) => [b.key, b.alignment?.curves])) } : {}),
+      methods: Object.fromEntries(methods.map((m) => [m.name, m.curves])),
+    }),
   );
   log(`wrote ${outDir}/metrics.{csv,md,tex}, manifest.json, curves.json, methods/*.json (${durations.total.toFixed(0)} s)`);
   return { config: cfg, dataset: ds, outDir, methods, table, lm, manifest };
