@@ -262,13 +262,13 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
   const methods: MethodResult[] = [];
   const reused: string[] = [];
   for (const m of cfg.methods) {
-    const t0 = performance.now();
     const file = path.join(outDir, 'methods', `${slug(m.name)}.json`);
     const local = applyOverrides(cfg, m.set ?? {});
     // every setting that changes a number of this method's result (its training config, the data, the evaluated
     // samples, the evaluation settings, the backend, and the ranks of an LM run), so a changed setting retrains it
     const common = { v: PROTOCOL_VERSION, validIdx, testIdx, eval: local.eval, backend: backendName() };
-    const lm = isLMMethod(m.kind) ? await backboneFor(local) : undefined;
+    const lm = isLMMethod(m.kind) ? await backboneFor(local) : undefined; // its time counts as languageModel's
+    const t0 = performance.now();
     if (lm) methodBackbones[m.name] = lm.key;
     const hashInput = lm
       ? { ...common, rec: methodRecConfig(cfg, m), lm: lm.key, world: recpoWorld(world, methodRecConfig(cfg, m)) }
