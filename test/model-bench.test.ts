@@ -23,6 +23,7 @@ function r2ecEnv(args: string[], env: Record<string, string>): Promise<{ code: n
 }
 
 const positive = (x: unknown, name: string) => assert.ok(typeof x === 'number' && Number.isFinite(x) && x > 0, `${name} = ${x}`);
+const nonNegative = (x: unknown, name: string) => assert.ok(typeof x === 'number' && Number.isFinite(x) && x >= 0, `${name} = ${x}`);
 
 /** What rounding allows between a printed rate (`digits` decimals) and n·1000/ms from the printed ms (0.1 ms): the
  *  ms rounding moves n·1000/ms by up to n·1000·0.05/ms², more when the step is fast; no timing bound. */
@@ -61,9 +62,11 @@ test('r2ec bench --json --quick: both kernel sets in one run, every documented f
     }
     assert.equal(t.bestMsPerStep, Math.min(...t.worlds.map((w) => w.msPerStep)));
     positive(s.generateTokensPerSec, `${tag} generateTokensPerSec`);
-    positive(s.generateLatencyMsBatch1, `${tag} generateLatencyMsBatch1`);
+    // a difference of two timings (8 new tokens minus 1): noise can make it 0 on a busy machine, never negative
+    nonNegative(s.generateLatencyMsBatch1, `${tag} generateLatencyMsBatch1`);
     assert.equal(s.generate.batch, 8);
-    assert.ok(s.generate.totalMs > s.generate.prefillMs);
+    positive(s.generate.prefillMs, `${tag} generate.prefillMs`);
+    positive(s.generate.totalMs, `${tag} generate.totalMs`); // not compared with prefillMs: tests never fail on timing
     positive(s.encodeItemsPerSec, `${tag} encodeItemsPerSec`);
     assert.ok(Math.abs(s.encodeItemsPerSec - (s.encode.items * 1000) / s.encode.ms) <= (s.encode.items * 1000 * 0.051) / s.encode.ms ** 2 + 0.051);
     positive(s.peakRssMiB, `${tag} peakRssMiB`);
