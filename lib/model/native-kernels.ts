@@ -89,14 +89,10 @@ let status: NativeStatus | undefined;
  */
 export const BLAS_CORE = 'Haswell';
 
-/**
- * OpenBLAS reads OPENBLAS_CORETYPE once, when the library loads, from the process environment: a worker thread's
- * process.env is its own copy, so the main thread sets it at import, before any rank starts.
- */
-function pinBlasCore(): void {
-  if (!process.env.OPENBLAS_CORETYPE) process.env.OPENBLAS_CORETYPE = BLAS_CORE;
-}
-if (isMainThread) pinBlasCore();
+// OpenBLAS reads OPENBLAS_CORETYPE once, when the library loads, from the process environment: a worker thread's
+// process.env is its own copy (setting it there would not reach OpenBLAS), so the main thread sets it at import,
+// before any rank starts.
+if (isMainThread && !process.env.OPENBLAS_CORETYPE) process.env.OPENBLAS_CORETYPE = BLAS_CORE;
 
 /** Load the module (once per thread); the reason it cannot load otherwise. */
 export function loadNative(): { mod?: NativeModule; why?: string } {
@@ -109,7 +105,6 @@ export function loadNative(): { mod?: NativeModule; why?: string } {
   // Only effective before OpenBLAS is first loaded in the process (environment variables are per process; the
   // module also sets one thread itself, this avoids starting OpenBLAS's thread pool at all).
   if (process.env.OPENBLAS_NUM_THREADS === undefined) process.env.OPENBLAS_NUM_THREADS = '1';
-  pinBlasCore();
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     mod = require(file) as NativeModule;
