@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeConfig } from '../lib/experiment/config';
-import { backboneKey, readManifest } from '../lib/experiment/backbone';
+import { backboneKey, checkpointDir, readManifest } from '../lib/experiment/backbone';
 import { loadDataset } from '../lib/data/registry';
 import { shippedBackboneRoot } from '../lib/util/env';
 import { dataTest, REAL } from './helpers/real-data';
@@ -36,7 +36,15 @@ dataTest('the shipped ml-100k backbone matches the quick profile of today\'s cod
 
 dataTest('the shipped cds backbone matches the quick profile of today\'s code and data', [REAL.cds], () => checkShipped('cds'));
 
-// not the quick profile's backbone (yet): a second epoch trained on from backbones/ml-100k (README "Results so far")
-dataTest('backbones/ml-100k-epoch2 is a second epoch from the shipped ml-100k backbone, as today\'s code and data make it', [REAL.ml100k], () =>
-  checkShipped('ml-100k', 'ml-100k-epoch2', { 'backbone.init': path.join(shippedBackboneRoot(), 'ml-100k'), 'backbone.steps': 1239 },
-    'retrain it: npx r2ec backbone train ml-100k -p quick --set backbone.init=backbones/ml-100k --set backbone.steps=1239 (then copy its best/ checkpoint, manifest and curves)'));
+// the first epoch, from which the quick profile's ml-100k backbone trains on (backbone.init = shipped:ml-100k-epoch1)
+dataTest('backbones/ml-100k-epoch1 is one epoch from the warm-up, as today\'s code and data make it', [REAL.ml100k], () =>
+  checkShipped('ml-100k', 'ml-100k-epoch1', { 'backbone.init': '', 'backbone.steps': 0 },
+    'retrain it: npx r2ec backbone train ml-100k -p quick --set backbone.init= --set backbone.steps=0 --ship ml-100k-epoch1 (then retrain backbones/ml-100k: its key holds this one\'s)'));
+
+test('shipped:<name> names a folder of the shipped backbones wherever the command runs; a path stays a path', () => {
+  assert.equal(checkpointDir('shipped:ml-100k-epoch1'), path.join(shippedBackboneRoot(), 'ml-100k-epoch1'));
+  assert.equal(checkpointDir('backbones/ml-100k-epoch1'), 'backbones/ml-100k-epoch1');
+  const cfg = makeConfig({ profile: 'quick', dataset: 'ml-100k' });
+  assert.equal(checkpointDir(cfg.backbone.init), path.join(shippedBackboneRoot(), 'ml-100k-epoch1'));
+  assert.ok(fs.existsSync(path.join(checkpointDir(cfg.backbone.init), 'model.safetensors')), 'the quick profile\'s ml-100k init is shipped');
+});

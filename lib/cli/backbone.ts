@@ -66,12 +66,13 @@ interface TrainOptions {
   profile: string;
   set: string[];
   world?: string;
-  ship: boolean;
+  /** true = backbones/<dataset>/; a string = backbones/<that folder>/ */
+  ship: boolean | string;
 }
 
 /**
  * `r2ec backbone train <dataset>`: the backbone stage alone (tokenizer, warm-up, retrieval alignment), resumable —
- * rerun the same command after a kill. With --ship the result is copied to backbones/<dataset>/ with its manifest,
+ * rerun the same command after a kill. With --ship the result is copied to backbones/<dataset>/ (or --ship <folder>) with its manifest,
  * so that a clone of the repository starts every experiment of this config from it.
  */
 export async function backboneTrainCommand(dataset: string, o: TrainOptions): Promise<void> {
@@ -94,7 +95,8 @@ export async function backboneTrainCommand(dataset: string, o: TrainOptions): Pr
   log(`backbone (${b.source}): ${b.checkpoint}`);
   if (o.ship) {
     if (!b.alignment) throw new ConfigError('--ship', `nothing to ship: the backbone is "${b.source}" (backbone.epochs = ${cfg.backbone.epochs})`);
-    const dest = path.join(shippedBackboneRoot(), ds.name);
+    const dest = path.join(shippedBackboneRoot(), typeof o.ship === 'string' ? o.ship : ds.name);
+    if (b.source === 'shipped') throw new ConfigError('--ship', `the backbone is already the shipped one (${b.checkpoint}); nothing to ship`);
     fs.rmSync(dest, { recursive: true, force: true });
     exportBackbone(b.checkpoint, dest, b.alignment.manifest);
     fs.writeFileSync(path.join(dest, 'curves.json'), JSON.stringify(b.alignment.curves));
@@ -110,7 +112,7 @@ export function registerBackboneCommands(program: Command): void {
     .option('-p, --profile <profile>', `profile: ${PROFILES.join(' | ')}`, 'quick')
     .option('-s, --set <key=value>', 'override a config field (repeatable), e.g. backbone.epochs=2', (v: string, acc: string[]) => acc.concat(v), [])
     .option('-w, --world <n>', 'data-parallel ranks (default: R2EC_WORKERS or min(2, cores))')
-    .option('--ship', 'copy the trained backbone to backbones/<dataset>/ (shipped with the repository)', false)
+    .option('--ship [folder]', 'copy the trained backbone to backbones/<dataset>/, or backbones/<folder>/ (shipped with the repository)', false)
     .action((dataset: string, o: TrainOptions) => backboneTrainCommand(dataset, o));
 
   bb.command('info <dir>')

@@ -91,8 +91,18 @@ function keyedBackboneConfig(b: BackboneConfig): Record<string, unknown> {
   };
 }
 
+/**
+ * The folder a `backbone.init` / `backbone.from` value names: `shipped:<name>` is backbones/<name>/ of the repository
+ * (R2EC_BACKBONES_DIR), so that a profile can name a shipped checkpoint wherever the command runs; anything else is a
+ * path, as given.
+ */
+export function checkpointDir(ref: string): string {
+  return ref.startsWith('shipped:') ? path.join(shippedBackboneRoot(), ref.slice('shipped:'.length)) : ref;
+}
+
 /** The key of a backbone checkpoint given as `field` (its manifest's, else a digest of its weights). */
-function checkpointKey(dir: string, field: 'backbone.init' | 'backbone.from'): string {
+function checkpointKey(ref: string, field: 'backbone.init' | 'backbone.from'): string {
+  const dir = checkpointDir(ref);
   if (!hasCheckpoint(dir)) throw new R2ecError(`${field}: no checkpoint in ${dir}`);
   const manifest = readManifest(dir) ?? readManifest(path.dirname(dir));
   return manifest?.key ?? sha256(fs.readFileSync(path.join(dir, 'model.safetensors'))).slice(0, 16);
@@ -177,7 +187,7 @@ export async function prepareBackbone(
   if (cfg.backbone.epochs === 0) return { ...lm, source: 'warm-up only' };
   if (cfg.backbone.from) {
     // an explicit checkpoint: used as it is, keyed by its own manifest (or its weights) so results stay traceable
-    const dir = cfg.backbone.from;
+    const dir = checkpointDir(cfg.backbone.from);
     const key = checkpointKey(dir, 'backbone.from');
     log(`backbone: starting from ${dir} (backbone.from, key ${key})`);
     return { ...lm, checkpoint: dir, key, source: 'given', cached: true, seconds: (performance.now() - t0) / 1000 };
@@ -223,8 +233,9 @@ export async function prepareBackbone(
       `${b.usersPerStep} users (${((steps * b.usersPerStep) / ds.samples.train.length).toFixed(2)} epochs), ${b.negatives} sampled items, ` +
       `selected on ${validIdx.length} valid samples, ${world} rank(s) → ${dir}`,
   );
-  if (b.init) {
-    const init = loadCheckpoint(b.init);
+  const initDir = b.init ? checkpointDir(b.init) : '';
+  if (initDir) {
+    const init = loadCheckpoint(initDir);
     if (stableStringify(init.tokenizer) !== stableStringify(lm.tokenizer) || stableStringify(init.config) !== stableStringify(lm.model)) {
       throw new R2ecError(`backbone.init: ${b.init} has another tokenizer or model config than this experiment's language model (${ds.name}, ${cfg.model.preset})`);
     }
@@ -232,7 +243,7 @@ export async function prepareBackbone(
   }
   const res = await trainBackbone(
     {
-      dataset: ds, tokenizer: lm.tokenizer, model: lm.model, initCheckpoint: b.init || lm.checkpoint, config: b,
+      dataset: ds, tokenizer: lm.tokenizer, model: lm.model, initCheckpoint: initDir || lm.checkpoint, config: b,
       head: cfg.recpo.head, pooling: cfg.recpo.pooling, sequences: sequenceConfig(cfg.recpo), validIdx, workDir: dir,
       reasoningTokens: cfg.recpo.rollout.maxNewTokens,
     },

@@ -84,10 +84,11 @@ export interface BackboneConfig {
    *  (the reference code's eval_steps ≈ 1/8 epoch, spec §4.7) */
   evalEvery: number;
   seed: number;
-  /** start every LM method from this checkpoint folder instead (a `backbone train` result; '' = resolve by key) */
+  /** start every LM method from this checkpoint folder instead (a `backbone train` result; `shipped:<name>` =
+   *  backbones/<name>/; '' = resolve by key) */
   from: string;
   /** train the stage from this backbone checkpoint instead of the warm-up LM (more epochs, another reasoning aim);
-   *  its key (manifest) is part of the new key; '' = from the warm-up */
+   *  its key (manifest) is part of the new key, not its path; `shipped:<name>` = backbones/<name>/; '' = from the warm-up */
   init: string;
 }
 
