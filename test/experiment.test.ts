@@ -208,6 +208,12 @@ test('RecPO resumed after a stop reproduces the uninterrupted run', async () => 
   assert.deepEqual(second.curves.validNdcg10, full.curves.validNdcg10);
   assert.deepEqual(second.test.metrics, full.test.metrics);
   assert.equal(full.curves.step.length, 4);
+  // the spread within a user's G rollouts cannot exceed the spread over all rollouts (law of total variance), and
+  // sampled rollouts of a from-scratch model differ, so the groups carry some spread
+  assert.deepEqual(second.curves.rewardGroupStd, full.curves.rewardGroupStd);
+  assert.equal(full.curves.rewardGroupStd.length, 4);
+  full.curves.rewardGroupStd.forEach((g, i) => assert.ok(g >= 0 && g <= full.curves.rewardStd[i] + 1e-6, `step ${i + 1}: group std ${g} > std ${full.curves.rewardStd[i]}`));
+  assert.ok(full.curves.rewardGroupStd.some((g) => g > 0));
 });
 
 test('a non-finite loss stops the run with the step number', async () => {

@@ -48,7 +48,7 @@ function progressHooks(): ExperimentHooks {
     },
     onLMStep: (i) => tick('LM warm-up', i.step, i.steps, `loss ${i.loss.toFixed(3)}`, 50),
     onBackboneStep: (i) => tick('backbone', i.step, i.steps, `loss ${i.loss.toFixed(3)} ${i.samplesPerSec.toFixed(1)} samples/s`, 50),
-    onRecStep: (m, i) => tick(m, i.step, i.steps, i.length > 0 ? `reward ${i.reward.toFixed(4)} reasoning ${i.length.toFixed(0)} tok` : '', 10),
+    onRecStep: (m, i) => tick(m, i.step, i.steps, i.length > 0 ? `reward ${i.reward.toFixed(4)} (within-group std ${i.groupStd.toFixed(4)}) reasoning ${i.length.toFixed(0)} tok` : '', 10),
   };
 }
 

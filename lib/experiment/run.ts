@@ -96,7 +96,7 @@ export interface ExperimentHooks {
   log?: (msg: string) => void;
   onLMStep?: (info: { step: number; steps: number; loss: number }) => void;
   onBackboneStep?: (info: { step: number; steps: number; loss: number; lmLoss: number; samplesPerSec: number; tensors: number }) => void;
-  onRecStep?: (method: string, info: { step: number; steps: number; reward: number; length: number }) => void;
+  onRecStep?: (method: string, info: { step: number; steps: number; reward: number; groupStd: number; length: number }) => void;
   onMethodDone?: (m: MethodResult) => void;
 }
 

@@ -16,6 +16,9 @@ export interface RecCurves {
   step: number[];
   rewardMean: number[];
   rewardStd: number[];
+  /** root mean within-group variance of the rewards: the spread between one user's G rollouts, the signal of the group
+   *  advantages (GRPO normalises it away, so a tiny spread still gives unit advantages); compare with rewardStd */
+  rewardGroupStd: number[];
   ndcgReward: number[];
   reasoningLength: number[];
   lossTok: number[];
@@ -55,7 +58,7 @@ export interface RecResult {
 }
 
 export interface RecHooks {
-  onStep?: (info: { step: number; steps: number; reward: number; length: number; loss: number }) => void;
+  onStep?: (info: { step: number; steps: number; reward: number; groupStd: number; length: number; loss: number }) => void;
   onEval?: (info: { step: number; ndcg10: number; hr10: number }) => void;
   onPhase?: (phase: string) => void;
 }
@@ -83,7 +86,7 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
   const durations: Record<string, number> = {};
   const opt = initAdamW(params);
   const curves: RecCurves = {
-    step: [], rewardMean: [], rewardStd: [], ndcgReward: [], reasoningLength: [], lossTok: [], lossRec: [], kl: [],
+    step: [], rewardMean: [], rewardStd: [], rewardGroupStd: [], ndcgReward: [], reasoningLength: [], lossTok: [], lossRec: [], kl: [],
     gradNorm: [], lr: [], evalStep: [], validNdcg10: [], validHr10: [], validReward: [], cosUserUser: [], cosItemItem: [], cosUserItem: [],
   };
   const validSamples = pick(ds.samples.valid, job.validIdx);
@@ -107,6 +110,8 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
     bestStep = Number(st.bestStep ?? 0);
     badEvals = Number(st.badEvals ?? 0);
     Object.assign(curves, st.curves ?? {});
+    // a checkpoint from before rewardGroupStd was recorded: its steps have no value (null in JSON), not a shift
+    while (curves.rewardGroupStd.length < curves.step.length) curves.rewardGroupStd.unshift(NaN);
   }
   let bestValid: EvalResult | undefined; // the valid result of the best step, when computed in this process
   const evaluateValid = async (step: number) => {
@@ -140,13 +145,14 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
   for (let step = start; step < end; step++) {
     if (cfg.patience > 0 && badEvals >= cfg.patience) break;
     const st = cfg.variant === 'no-reasoning' ? contrastiveStep(ctx, step, opt) : recpoStep(ctx, step, opt);
-    const buf = new Float32Array([st.rewardSum, st.rewardSqSum, st.ndcgSum, st.lenSum, st.n, st.lossTok, st.lossRec, st.kl]);
+    const buf = new Float32Array([st.rewardSum, st.rewardSqSum, st.ndcgSum, st.lenSum, st.n, st.lossTok, st.lossRec, st.kl, st.groupVarSum, st.groups]);
     comm.allReduceSum(buf);
     const n = Math.max(buf[4], 1);
     const mean = buf[0] / n;
     curves.step.push(step + 1);
     curves.rewardMean.push(mean);
     curves.rewardStd.push(Math.sqrt(Math.max(0, buf[1] / n - mean * mean)));
+    curves.rewardGroupStd.push(Math.sqrt(buf[8] / Math.max(buf[9], 1)));
     curves.ndcgReward.push(buf[2] / n);
     curves.reasoningLength.push(buf[3] / n);
     curves.lossTok.push(buf[5]);
@@ -154,7 +160,7 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
     curves.kl.push(buf[7]);
     curves.gradNorm.push(st.gradNorm);
     curves.lr.push(st.lr);
-    if (comm.rank === 0) hooks?.onStep?.({ step: step + 1, steps: cfg.steps, reward: mean, length: buf[3] / n, loss: buf[5] + buf[6] });
+    if (comm.rank === 0) hooks?.onStep?.({ step: step + 1, steps: cfg.steps, reward: mean, groupStd: curves.rewardGroupStd[curves.rewardGroupStd.length - 1], length: buf[3] / n, loss: buf[5] + buf[6] });
     if (cfg.refreshEvery > 0 && (step + 1) % cfg.refreshEvery === 0) refreshItemTable(ctx);
     if ((step + 1) % cfg.evalEvery === 0 || step + 1 === cfg.steps) await evaluateValid(step + 1);
   }

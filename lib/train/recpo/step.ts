@@ -34,6 +34,9 @@ import { catalogScores, directIds, promptIds, scoringIds, vectorsOf, type RecCon
 export interface StepStats {
   rewardSum: number;
   rewardSqSum: number;
+  /** Σ over groups of the within-group reward variance (what GRPO's advantages divide by), and the groups counted */
+  groupVarSum: number;
+  groups: number;
   ndcgSum: number;
   lenSum: number;
   n: number;
@@ -284,7 +287,7 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
   const gen = timed('rollout generation', () => generateText(ctx.params, ctx.mcfg, ctx.tok, prompts, cfg.rollout, rng));
   const seqs = prompts.map((p, i) => scoringIds(ctx, p, gen.texts[i]));
   const targets = mine.map((s) => s.target.item);
-  const stats: StepStats = { rewardSum: 0, rewardSqSum: 0, ndcgSum: 0, lenSum: 0, n: 0, lossTok: 0, lossRec: 0, kl: 0 };
+  const stats: StepStats = { rewardSum: 0, rewardSqSum: 0, groupVarSum: 0, groups: 0, ndcgSum: 0, lenSum: 0, n: 0, lossTok: 0, lossRec: 0, kl: 0 };
   gen.tokens.forEach((t) => (stats.lenSum += t.length));
   // In-batch items (Eq. 7): every rank's targets, detached, exchanged once. Their item-table rows are overwritten
   // after the reward pass, as in the reference code (spec §4 step 5(c)); refreshing them before the reward (the order
@@ -354,6 +357,10 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
             stats.ndcgSum += r.rd;
             stats.n++;
           }
+          let gm = 0;
+          for (let j = 0; j < G; j++) gm += rewards[j] / G;
+          for (let j = 0; j < G; j++) stats.groupVarSum += (rewards[j] - gm) ** 2 / G;
+          stats.groups++;
           adv.set(groupAdvantages(rewards, G, cfg.advantage), u * G);
           best.set(bestTrajectoryMask(adv.subarray(u * G, (u + 1) * G), G, cfg.relabelTopK), u * G);
         });
@@ -438,7 +445,7 @@ export function contrastiveStep(ctx: RecContext, step: number, opt: AdamWState):
   const lr = lrAt(step, ctx.cfg.steps, ctx.cfg.optimizer.lr, ctx.cfg.schedule);
   const { loss, grads } = contrastiveGradients(ctx, step);
   const norm = applyUpdate(ctx, grads, opt, lr, step, 'contrastive');
-  return { rewardSum: 0, rewardSqSum: 0, ndcgSum: 0, lenSum: 0, n: 0, lossTok: 0, lossRec: loss, kl: 0, gradNorm: norm, lr };
+  return { rewardSum: 0, rewardSqSum: 0, groupVarSum: 0, groups: 0, ndcgSum: 0, lenSum: 0, n: 0, lossTok: 0, lossRec: loss, kl: 0, gradNorm: norm, lr };
 }
 
 /** This rank's gradients of the w/o-reasoning loss at `step` (before the all-reduce) and its share of the loss. */
