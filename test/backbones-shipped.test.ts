@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeConfig } from '../lib/experiment/config';
-import { backboneKey, checkpointDir, readManifest } from '../lib/experiment/backbone';
+import { backboneKey, backboneShapingConfig, checkpointDir, readManifest } from '../lib/experiment/backbone';
+import { stableStringify } from '../lib/util/hash';
 import { loadDataset } from '../lib/data/registry';
 import { shippedBackboneRoot } from '../lib/util/env';
 import { dataTest, REAL } from './helpers/real-data';
@@ -47,4 +48,29 @@ test('shipped:<name> names a folder of the shipped backbones wherever the comman
   const cfg = makeConfig({ profile: 'quick', dataset: 'ml-100k' });
   assert.equal(checkpointDir(cfg.backbone.init), path.join(shippedBackboneRoot(), 'ml-100k-epoch1'));
   assert.ok(fs.existsSync(path.join(checkpointDir(cfg.backbone.init), 'model.safetensors')), 'the quick profile\'s ml-100k init is shipped');
+});
+
+// what shapes a backbone (backboneShapingConfig: methods that agree on it share one) and what keys it agree: a setting
+// that changes one changes the other, a RecPO-only setting changes neither
+test('a setting changes the backbone key exactly when it changes the backbone-shaping config', async () => {
+  const ds = await loadDataset('synthetic');
+  const base = makeConfig({ profile: 'smoke', dataset: 'synthetic' });
+  const key0 = await backboneKey(ds, base, 1);
+  const shape0 = stableStringify(backboneShapingConfig(base));
+  const cases: [Record<string, unknown>, boolean][] = [
+    [{ 'recpo.promptHistory': 4 }, true],
+    [{ 'recpo.pooling': 'mean' }, true],
+    [{ 'recpo.head.tau': 0.05 }, true],
+    [{ 'eval.validSamples': 20 }, true],
+    [{ 'backbone.negatives': 4 }, true],
+    [{ seed: 7 }, true],
+    [{ 'recpo.optimizer.lr': 3e-5 }, false],
+    [{ 'recpo.groupSize': 4 }, false],
+    [{ 'eval.testSamples': 40 }, false],
+  ];
+  for (const [set, changes] of cases) {
+    const cfg = makeConfig({ profile: 'smoke', dataset: 'synthetic', set });
+    assert.equal(stableStringify(backboneShapingConfig(cfg)) !== shape0, changes, `shaping config, ${JSON.stringify(set)}`);
+    assert.equal((await backboneKey(ds, cfg, 1)) !== key0, changes, `backbone key, ${JSON.stringify(set)}`);
+  }
 });

@@ -129,17 +129,21 @@ export function backboneShapingConfig(cfg: ExperimentConfig) {
 
 /** Everything that shapes the backbone, as hashed into its key. */
 export function backboneKeyInput(ds: Dataset, cfg: ExperimentConfig, lm: PreparedLM) {
+  // the sections of backboneShapingConfig, each as keyed: the model, tokenizer and warm-up through the prepared LM
+  // (its resolved model config, its key; the tokenizer through trainingData), the rest as they are (one list of what
+  // shapes a backbone; the key's field order is stableStringify's, so shipped keys do not depend on it)
+  const sh = backboneShapingConfig(cfg);
   return {
     v: BACKBONE_VERSION,
     data: ds.provenance.key || ds.name,
     model: lm.model,
-    warmup: cfg.warmup.steps > 0 ? lm.key : 'none',
-    backbone: keyedBackboneConfig(cfg.backbone),
-    head: cfg.recpo.head,
-    pooling: cfg.recpo.pooling,
-    sequences: sequenceConfig(cfg.recpo),
-    validSamples: cfg.eval.validSamples,
-    seed: cfg.seed,
+    warmup: sh.warmup.steps > 0 ? lm.key : 'none',
+    backbone: keyedBackboneConfig(sh.backbone),
+    head: sh.head,
+    pooling: sh.pooling,
+    sequences: sh.sequences,
+    validSamples: sh.validSamples,
+    seed: sh.seed,
     objective: BACKBONE_OBJECTIVE_VERSION,
     trainingData: trainingDataFingerprint(ds, cfg, lm.tokenizer, lm.model.maxSeqLen),
   };
