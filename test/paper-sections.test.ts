@@ -29,6 +29,7 @@ import {
   latencyStats,
   metricsTable,
   movingAverage,
+  curvesFigure,
   profileFromEnv,
   reasoningTexts,
   runGrid,
@@ -269,6 +270,27 @@ test('latencyStats: pooled requests, interpolated median/p95, throughput at batc
   assert.equal(st.throughputPerSec, 4 / 12);
   assert.equal(st.meanTokens, 20);
   assert.equal(latencyStats([method('x', 'r2ec', evalOf([1, 2]))]), undefined);
+});
+
+test('curvesFigure: x = samples seen (step × usersPerStep of each method), or the step; valid curves at evaluations', () => {
+  const curves = (reward: number[], evalStep: number[], valid: number[]) => ({ step: [1, 2, 3], rewardMean: reward, evalStep, validNdcg10: valid });
+  const runs: DatasetRuns = {
+    dataset: 'C', synthetic: false, profile: 'smoke', backend: 'wasm',
+    seeds: [{ seed: 1, methods: [
+      method('R²ec', 'r2ec', evalOf([1, 2]), { curves: curves([0.1, 0.2, 0.3], [0, 3], [0.5, 0.6]), config: { usersPerStep: 8 } } as never),
+      method('RLOO', 'r2ec', evalOf([1, 2]), { curves: curves([0.3, 0.1, 0.2], [0, 3], [0.4, 0.7]), config: { usersPerStep: 32 } } as never),
+    ] }],
+  };
+  const bySamples = curvesFigure(runs, ['R²ec', 'RLOO'], 'rewardMean');
+  assert.deepEqual(bySamples.data.map((d) => [d.name, d.x]), [['R²ec', [8, 16, 24]], ['RLOO', [32, 64, 96]]]);
+  (bySamples.data[1].y as number[]).forEach((v, i) => close(v, [0.3, 0.1, 0.2][i], `reward ${i}`, 1e-12));
+  const smooth = curvesFigure(runs, ['R²ec'], 'rewardMean', { smooth: 2, x: 'step' });
+  assert.deepEqual(smooth.data[0].x, [1, 2, 3]);
+  (smooth.data[0].y as number[]).forEach((v, i) => close(v, [0.1, 0.15, 0.25][i], `smoothed reward ${i}`, 1e-12));
+  const valid = curvesFigure(runs, ['RLOO'], 'validNdcg10');
+  assert.deepEqual(valid.data[0].x, [0, 96]);
+  (valid.data[0].y as number[]).forEach((v, i) => close(v, [0.4, 0.7][i], `valid ${i}`, 1e-12));
+  assert.throws(() => curvesFigure(runs, ['R²ec'], 'rewardGroupStd'), /no training curve "rewardGroupStd"/);
 });
 
 test('movingAverage (trailing window)', () => {

@@ -9,10 +9,11 @@ import { R2ecError } from '../util/errors';
 import { datasetLabel, describeRuns, methodOverSeeds, type DatasetRuns } from './runs';
 import type { ColumnGroup, SectionTable } from './section';
 
-export type CurveKey = 'rewardMean' | 'ndcgReward' | 'reasoningLength' | 'validNdcg10' | 'validHr10' | 'lossTok' | 'lossRec' | 'gradNorm';
+export type CurveKey = 'rewardMean' | 'rewardGroupStd' | 'ndcgReward' | 'reasoningLength' | 'validNdcg10' | 'validHr10' | 'lossTok' | 'lossRec' | 'gradNorm';
 
 const CURVE_LABELS: Record<CurveKey, string> = {
   rewardMean: 'Training reward (mean over rollouts)',
+  rewardGroupStd: "Reward spread within a user's group (std)",
   ndcgReward: 'Training R_d (NDCG@1000 of the rollouts)',
   reasoningLength: axisLabel('Reasoning length', 'tokens'),
   validNdcg10: 'Validation NDCG@10',
@@ -42,33 +43,42 @@ interface CurveLike {
 }
 
 /**
- * One curve per method: x = training step (evaluation step for valid* keys), y = the key, averaged over seeds (cut to
- * the shortest run when early stopping made them differ) with a ± std band over seeds, then smoothed.
+ * One curve per method: y = the key, averaged over seeds (cut to the shortest run when early stopping made them differ)
+ * with a ± std band over seeds, then smoothed; x = training samples seen (users, step × recpo.usersPerStep of the
+ * method's config; the default, so methods with other batch sizes compare at equal data) or the training step
+ * (`x: 'step'`); valid* keys are at the evaluation steps.
  */
-export function curvesFigure(d: DatasetRuns, methods: string[], key: CurveKey, opts: { smooth?: number; title?: string } = {}): Figure {
+export function curvesFigure(d: DatasetRuns, methods: string[], key: CurveKey, opts: { smooth?: number; title?: string; x?: 'samples' | 'step' } = {}): Figure {
   const xKey = key.startsWith('valid') ? 'evalStep' : 'step';
+  const bySamples = (opts.x ?? 'samples') === 'samples';
   const series = methods.map((name) => {
-    const runs = methodOverSeeds(d, name).map((m) => m.curves as CurveLike);
+    const results = methodOverSeeds(d, name);
+    const runs = results.map((m) => m.curves as CurveLike);
     const ys = runs.map((c, i) => {
       const y = c?.[key];
-      if (!Array.isArray(y)) throw new R2ecError(`${d.dataset}/${name} (seed ${d.seeds[i].seed}): no training curve "${key}" (is it a language-model method?)`);
+      if (!Array.isArray(y)) throw new R2ecError(`${d.dataset}/${name} (seed ${d.seeds[i].seed}): no training curve "${key}" (is it a language-model method, trained after the curve was recorded?)`);
       return y as number[];
     });
     const len = Math.min(...ys.map((y) => y.length));
-    const x = ((runs[0][xKey] as number[]) ?? []).slice(0, len);
+    const usersPerStep = (results[0].config as { usersPerStep?: unknown } | undefined)?.usersPerStep;
+    if (bySamples && typeof usersPerStep !== 'number') throw new R2ecError(`${d.dataset}/${name}: its result records no usersPerStep; plot it with x: 'step'`);
+    const steps = ((runs[0][xKey] as number[]) ?? []).slice(0, len);
+    const x = bySamples ? steps.map((s) => s * (usersPerStep as number)) : steps;
     const mean: number[] = [];
     const std: number[] = [];
     for (let i = 0; i < len; i++) {
-      const ms = meanStd(ys.map((y) => y[i]));
+      // a step recorded before the curve existed is null in JSON: no mean there
+      const ms = meanStd(ys.map((y) => (y[i] === null ? NaN : y[i])));
       mean.push(ms.mean);
       std.push(ms.std);
     }
     const w = opts.smooth ?? 1;
     return { name, x, y: movingAverage(mean, w), std: ys.length > 1 ? movingAverage(std, w) : undefined };
   });
+  const unit = bySamples ? 'Training samples seen (users)' : 'Training step';
   return lineChart({
     series,
-    xLabel: xKey === 'evalStep' ? 'Training step (evaluation points)' : 'Training step',
+    xLabel: xKey === 'evalStep' ? `${unit}, at evaluations` : unit,
     yLabel: CURVE_LABELS[key],
     title: opts.title,
   });
