@@ -73,9 +73,10 @@ test('profiles: override tables of existing keys, each with a reason; full = the
   // hand-checked values of the tables (the lr of RecPO has one home: RECPO_DEFAULTS)
   const quick = defaultConfig('quick', 'synthetic');
   assert.equal(quick.recpo.steps, 40);
-  // a dataset's table changes that dataset only: the backbone budget of synthetic, cds; ml-100k keeps one epoch
+  // a dataset's table changes that dataset only: the backbone budget of synthetic, cds; ml-100k trains a second
+  // epoch on from its first (shipped) one
   assert.deepEqual([quick.backbone.epochs, quick.backbone.evalEvery], [8, 61]);
-  assert.deepEqual(defaultConfig('quick', 'ml-100k').backbone, { ...quick.backbone, epochs: 1, evalEvery: 0 });
+  assert.deepEqual(defaultConfig('quick', 'ml-100k').backbone, { ...quick.backbone, epochs: 1, evalEvery: 0, steps: 1239, init: 'shipped:ml-100k-epoch1' });
   assert.deepEqual([defaultConfig('quick', 'cds').backbone.steps, defaultConfig('quick', 'cds').backbone.evalEvery], [1239, 155]);
   assert.equal(defaultConfig('smoke', 'synthetic').backbone.epochs, 1);
   assert.equal(quick.recpo.optimizer.lr, 1e-5);
