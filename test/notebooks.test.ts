@@ -108,7 +108,7 @@ const EXPECT: Record<string, NotebookExpectation> = {
       },
     ],
     figures: [
-      ...smokeSynthetic().flatMap((d) => ['reward', 'valid', 'length'].map((k) => `curves-${d}-${k}`)),
+      ...smokeSynthetic().flatMap((d) => ['reward', 'group-std', 'valid', 'length'].map((k) => `curves-${d}-${k}`)),
       'sweep-beta', 'sweep-groupSize', 'sweep-temperature', 'sweep-topK',
     ],
     config: [...PAPER_CONFIG, 'sweeps', 'curveMethods'],
