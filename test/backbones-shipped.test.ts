@@ -62,6 +62,9 @@ test('a setting changes the backbone key exactly when it changes the backbone-sh
     [{ 'recpo.pooling': 'mean' }, true],
     [{ 'recpo.head.tau': 0.05 }, true],
     [{ 'eval.validSamples': 20 }, true],
+    [{ 'backbone.validSamples': 20 }, true],
+    // the methods select on more samples while the backbone keeps its own (smoke's 24): the same backbone
+    [{ 'eval.validSamples': 40, 'backbone.validSamples': 24 }, false],
     [{ 'backbone.negatives': 4 }, true],
     [{ seed: 7 }, true],
     [{ 'recpo.optimizer.lr': 3e-5 }, false],

@@ -83,7 +83,8 @@ export function trainingDataFingerprint(ds: Dataset, cfg: ExperimentConfig, toke
  * the behaviour those backbones had (so their keys stay valid; a changed value still changes the key).
  */
 function keyedBackboneConfig(b: BackboneConfig): Record<string, unknown> {
-  const { reasoningAim, init, ...rest } = b;
+  // validSamples is keyed as the effective selection size (backboneShapingConfig's top-level validSamples)
+  const { reasoningAim, init, validSamples: _selection, ...rest } = b;
   return {
     ...rest,
     ...(reasoningAim === 'history' ? {} : { reasoningAim }),
@@ -114,17 +115,23 @@ function checkpointKey(ref: string, field: 'backbone.init' | 'backbone.from'): s
  * starts from its own (lib/experiment/run.ts).
  */
 export function backboneShapingConfig(cfg: ExperimentConfig) {
+  const { validSamples: _selection, ...backbone } = cfg.backbone;
   return {
     model: cfg.model,
     tokenizer: cfg.tokenizer,
     warmup: cfg.warmup,
-    backbone: cfg.backbone,
+    backbone: { ...backbone, validSamples: 0 },
     head: cfg.recpo.head,
     pooling: cfg.recpo.pooling,
     sequences: sequenceConfig(cfg.recpo),
-    validSamples: cfg.eval.validSamples,
+    validSamples: backboneSelectionSize(cfg),
     seed: cfg.seed,
   };
+}
+
+/** The valid samples the backbone stage selects on: backbone.validSamples, else the methods' eval.validSamples. */
+export function backboneSelectionSize(cfg: ExperimentConfig): number {
+  return cfg.backbone.validSamples > 0 ? cfg.backbone.validSamples : cfg.eval.validSamples;
 }
 
 /** Everything that shapes the backbone, as hashed into its key. */
@@ -229,7 +236,7 @@ export async function prepareBackbone(
   fs.mkdirSync(dir, { recursive: true });
   // the code that trains is the code at the start (files may change while a long run goes on)
   const { commit, dirty } = gitInfo();
-  const validIdx = evalSubset(ds.samples.valid.length, cfg.eval.validSamples, cfg.seed, 'valid');
+  const validIdx = evalSubset(ds.samples.valid.length, backboneSelectionSize(cfg), cfg.seed, 'valid');
   const b = cfg.backbone;
   const { steps } = backboneSchedule(b, ds.samples.train.length);
   log(

@@ -84,6 +84,9 @@ export interface BackboneConfig {
    *  (the reference code's eval_steps ≈ 1/8 epoch, spec §4.7) */
   evalEvery: number;
   seed: number;
+  /** valid samples (a seeded subset) the stage selects its checkpoint on; 0 = eval.validSamples, the methods'
+   *  selection set — so the methods can select on more samples without a new backbone */
+  validSamples: number;
   /** start every LM method from this checkpoint folder instead (a `backbone train` result; `shipped:<name>` =
    *  backbones/<name>/; '' = resolve by key) */
   from: string;
@@ -110,6 +113,7 @@ export const BACKBONE_DEFAULTS: BackboneConfig = {
   schedule: { kind: 'cosine', warmupSteps: 50, minRatio: 0.1 },
   evalEvery: 0,
   seed: DEFAULT_SEED,
+  validSamples: 0,
   from: '',
   init: '',
 };
@@ -126,6 +130,7 @@ export function validateBackboneConfig(c: BackboneConfig, prefix = 'backbone'): 
   int(c.chunk, `${prefix}.chunk`, 1);
   int(c.evalEvery, `${prefix}.evalEvery`, 0);
   int(c.seed, `${prefix}.seed`, 0);
+  int(c.validSamples, `${prefix}.validSamples`, 0);
   if (typeof c.init !== 'string') throw new ConfigError(`${prefix}.init`, `must be a checkpoint folder or "", got ${JSON.stringify(c.init)}`);
   if (typeof c.logQ !== 'boolean') throw new ConfigError(`${prefix}.logQ`, `must be true or false, got ${JSON.stringify(c.logQ)}`);
   if (!(c.reasoningShare >= 0 && c.reasoningShare <= 1)) throw new ConfigError(`${prefix}.reasoningShare`, `must be in [0, 1], got ${c.reasoningShare}`);
