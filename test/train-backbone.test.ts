@@ -278,6 +278,15 @@ test('prepareBackbone: trains once and reuses; a shipped backbone is used only w
     const again = await prepareBackbone(ds, cfg, 1, { log: (m) => logs.push(m) });
     assert.equal(again.source, 'cache');
     assert.equal(again.key, first.key);
+    // the methods may select on more valid samples (eval.validSamples) while the backbone keeps its own set: reused
+    const wider = makeConfig({ profile: 'smoke', dataset: 'synthetic', set: { datasetOptions: cfg.datasetOptions, 'eval.validSamples': 40, 'backbone.validSamples': cfg.eval.validSamples } });
+    const w = await prepareBackbone(ds, wider, 1);
+    assert.deepEqual([w.source, w.key], ['cache', first.key]);
+    // the backbone's own selection size is what its stage selects on
+    const own: string[] = [];
+    const o = await prepareBackbone(ds, makeConfig({ profile: 'smoke', dataset: 'synthetic', set: { datasetOptions: cfg.datasetOptions, 'backbone.validSamples': 8 } }), 1, { log: (m) => own.push(m) });
+    assert.notEqual(o.key, first.key);
+    assert.ok(own.some((m) => /selected on 8 valid samples/.test(m)), own.join('\n'));
     // ship it: used as is
     const shipped = path.join(env.R2EC_BACKBONES_DIR, ds.name);
     const ck = loadCheckpoint(first.checkpoint);
