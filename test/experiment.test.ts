@@ -215,6 +215,16 @@ test('RecPO resumed after a stop reproduces the uninterrupted run', async () => 
   assert.equal(full.curves.rewardGroupStd.length, 4);
   full.curves.rewardGroupStd.forEach((g, i) => assert.ok(g >= 0 && g <= full.curves.rewardStd[i] + 1e-6, `step ${i + 1}: group std ${g} > std ${full.curves.rewardStd[i]}`));
   assert.ok(full.curves.rewardGroupStd.some((g) => g > 0));
+  // the kept checkpoint against step 0 on valid, paired by sample: its mean difference is the curve's difference, and a
+  // resumed run (step 0 evaluated by the first process) still has it
+  for (const r of [full, second]) {
+    const g = r.validGain;
+    assert.ok(g, 'validGain missing');
+    const kept = r.curves.validNdcg10[r.curves.evalStep.indexOf(r.bestStep)];
+    assert.ok(Math.abs(g.meanDiff - (kept - r.curves.validNdcg10[0])) < 1e-9, `gain ${g.meanDiff} vs curve ${kept} − ${r.curves.validNdcg10[0]}`);
+    assert.equal(g.n, r.valid.n);
+  }
+  assert.deepEqual(second.validGain, full.validGain);
 });
 
 test('a non-finite loss stops the run with the step number', async () => {

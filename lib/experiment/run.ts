@@ -67,6 +67,8 @@ export interface MethodResult {
   bestStep?: number;
   texts?: RecResult['texts'];
   meanReasoningTokens?: number;
+  /** LM methods: the kept checkpoint against step 0 on valid NDCG@10, paired by sample (RecResult.validGain) */
+  validGain?: RecResult['validGain'];
   /** LM methods: mean pairwise cosine of test user vectors, items, users × items (collapse → 1) */
   readout?: RecResult['readout'];
   latency?: RecResult['latency'];
@@ -315,7 +317,12 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
         name: m.name, kind: m.kind, valid: store(r.valid), test: store(r.test),
         trainSec: r.durationsSec.train ?? 0, evalSec: r.durationsSec.evaluate ?? 0, curves: r.curves, bestStep: r.bestStep,
         texts: r.texts, meanReasoningTokens: r.meanReasoningTokens, readout: r.readout, latency: r.latency, throughput: r.throughput, configHash, config: rec,
+        validGain: r.validGain,
       };
+      const g = r.validGain;
+      if (g && r.bestStep > 0) {
+        log(`${m.name}: kept step ${r.bestStep}, valid NDCG@10 ${g.meanDiff >= 0 ? '+' : ''}${g.meanDiff.toFixed(4)} over step 0 (95% CI [${g.ci[0].toFixed(4)}, ${g.ci[1].toFixed(4)}], paired p = ${g.p.toPrecision(2)}, n = ${g.n}; the best of ${r.curves.evalStep.length} evaluations)`);
+      } else if (g) log(`${m.name}: kept step 0 (no evaluation beat the start on valid)`);
     } else {
       result = { ...(await runBaseline(ds, cfg, m, valid, test)), configHash };
     }

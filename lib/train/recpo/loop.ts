@@ -11,6 +11,7 @@ import { initAdamW, disposeAdamW, optimizerToArrays, restoreOptimizer, type Adam
 import { refreshItemTable, type RecContext } from './context';
 import { contrastiveStep, recpoStep } from './step';
 import { evaluateSplit, pick, requestLatency } from './evaluate';
+import { pairedComparison, type PairedTTest, type RankedSamples } from '../../eval/stats';
 
 export interface RecCurves {
   step: number[];
@@ -52,6 +53,12 @@ export interface RecResult {
   latency?: RequestLatency;
   /** read-out diagnostics of the reported model on the test samples (see RecCurves.cosUserUser) */
   readout: ReadoutCosines;
+  /**
+   * the kept checkpoint against step 0 on the valid samples, paired by sample (a = kept, b = step 0; NDCG@10): whether
+   * RecPO's best valid is above its start beyond the noise of one comparison (the maximum over several evaluations
+   * is still selection-biased upward). Absent when step 0 was not evaluated in this run.
+   */
+  validGain?: PairedTTest;
   durationsSec: Record<string, number>;
   world: number;
   backend: string;
@@ -94,6 +101,7 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
   const latestDir = path.join(job.workDir, 'latest');
   const bestDir = path.join(job.workDir, 'best');
   let start = 0;
+  let savedStart: RankedSamples | undefined;
   let bestMetric = -Infinity;
   let bestStep = 0;
   let badEvals = 0;
@@ -110,15 +118,19 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
     bestStep = Number(st.bestStep ?? 0);
     badEvals = Number(st.badEvals ?? 0);
     Object.assign(curves, st.curves ?? {});
+    savedStart = st.startValid as RankedSamples | undefined;
     // a checkpoint from before rewardGroupStd was recorded: its steps have no value (null in JSON), not a shift
     while (curves.rewardGroupStd.length < curves.step.length) curves.rewardGroupStd.unshift(NaN);
   }
   let bestValid: EvalResult | undefined; // the valid result of the best step, when computed in this process
+  // step 0's per-sample valid ranks (kept in the run state so a resumed run still compares against them)
+  let startValid = savedStart;
   const evaluateValid = async (step: number) => {
     hooks?.onPhase?.(`valid @ step ${step}`);
     refreshItemTable(ctx);
     const { result, reward, cosines } = await evaluateSplit(ctx, validSamples, 'valid');
     const ndcg = result.metrics['NDCG@10'];
+    if (step === 0) startValid = { ranks: Array.from(result.ranks, (r) => (Number.isFinite(r) ? r : null)), sampleIndex: Array.from(result.sampleIndex) };
     curves.cosUserUser.push(cosines.userUser);
     curves.cosItemItem.push(cosines.itemItem);
     curves.cosUserItem.push(cosines.userItem);
@@ -134,7 +146,7 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
       badEvals = 0;
       saveRun(ctx, bestDir, opt, { step, bestMetric, method: job.method });
     } else badEvals++;
-    const state = { step, bestMetric, bestStep, badEvals, curves, method: job.method };
+    const state = { step, bestMetric, bestStep, badEvals, curves, method: job.method, startValid };
     saveRun(ctx, latestDir, opt, state);
     comm.barrier();
   };
@@ -184,6 +196,7 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
   const tEval = d0();
   refreshItemTable(ctx);
   const valid = bestValid ?? (await evaluateSplit(ctx, validSamples, 'valid')).result;
+  const validGain = startValid && valid.n >= 2 ? pairedComparison(valid, startValid, 'NDCG@10') : undefined;
   const tTest = d0();
   const testOut = await evaluateSplit(ctx, testSamples, 'test');
   const testSec = (d0() - tTest) / 1000;
@@ -203,6 +216,6 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
   const throughput = { samplesPerSec: testSamples.length / Math.max(testSec, 1e-9), batchSize: cfg.evalBatch };
   return {
     method: job.method, valid, test: testOut.result, curves, bestStep, stepsRun, texts, meanReasoningTokens, latency, throughput,
-    readout: testOut.cosines, durationsSec: durations, world: comm.world, backend: backendName(),
+    readout: testOut.cosines, validGain, durationsSec: durations, world: comm.world, backend: backendName(),
   };
 }
