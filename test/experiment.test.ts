@@ -225,6 +225,16 @@ test('RecPO resumed after a stop reproduces the uninterrupted run', async () => 
     assert.equal(g.n, r.valid.n);
   }
   assert.deepEqual(second.validGain, full.validGain);
+  // reasoning health at each evaluation: one value per evaluation, nothing changed at step 0, the resumed run compares
+  // against the first process's step-0 texts
+  const c = full.curves;
+  for (const k of ['validReasoningTokens', 'validRepeatShare', 'validDistinctShare', 'validChangedShare'] as const) {
+    assert.equal(c[k].length, c.evalStep.length, k);
+    assert.deepEqual(second.curves[k], c[k], k);
+  }
+  assert.equal(c.validChangedShare[0], 0);
+  assert.ok(c.validReasoningTokens.every((t) => t > 0), 'R²ec evaluations generate a reasoning');
+  c.validDistinctShare.forEach((x) => assert.ok(x > 0 && x <= 1));
 });
 
 test('a non-finite loss stops the run with the step number', async () => {

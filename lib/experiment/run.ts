@@ -310,7 +310,11 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
         world,
         {
           onStep: (i) => hooks.onRecStep?.(m.name, i),
-          onEval: (i) => log(`${m.name}: valid NDCG@10 ${i.ndcg10.toFixed(4)} HR@10 ${i.hr10.toFixed(4)} at step ${i.step}`),
+          onEval: (i) => {
+            const t = i.texts;
+            const txt = t ? ` (reasoning ${t.meanTokens.toFixed(1)} tokens, ${(100 * t.repeatShare).toFixed(0)}% repeated bigrams, ${(100 * t.distinctShare).toFixed(0)}% distinct${Number.isNaN(t.changedShare) || i.step === 0 ? '' : `, ${(100 * t.changedShare).toFixed(0)}% changed since step 0`})` : '';
+            log(`${m.name}: valid NDCG@10 ${i.ndcg10.toFixed(4)} HR@10 ${i.hr10.toFixed(4)} at step ${i.step}${txt}`);
+          },
         },
       );
       result = {

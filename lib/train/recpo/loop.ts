@@ -12,6 +12,7 @@ import { refreshItemTable, type RecContext } from './context';
 import { contrastiveStep, recpoStep } from './step';
 import { evaluateSplit, pick, requestLatency } from './evaluate';
 import { pairedComparison, type PairedTTest, type RankedSamples } from '../../eval/stats';
+import { reasoningStats, type ReasoningStats } from '../../eval/reasoning';
 
 export interface RecCurves {
   step: number[];
@@ -36,6 +37,13 @@ export interface RecCurves {
   cosUserUser: number[];
   cosItemItem: number[];
   cosUserItem: number[];
+  /** health of the greedy valid reasoning at each evaluation (lib/eval/reasoning.ts): mean tokens, share of repeated
+   *  bigrams, distinct texts / texts, share of texts changed since step 0 — a degenerating text shows here even when
+   *  NDCG rises */
+  validReasoningTokens: number[];
+  validRepeatShare: number[];
+  validDistinctShare: number[];
+  validChangedShare: number[];
 }
 
 export interface RecResult {
@@ -66,7 +74,7 @@ export interface RecResult {
 
 export interface RecHooks {
   onStep?: (info: { step: number; steps: number; reward: number; groupStd: number; length: number; loss: number }) => void;
-  onEval?: (info: { step: number; ndcg10: number; hr10: number }) => void;
+  onEval?: (info: { step: number; ndcg10: number; hr10: number; texts?: ReasoningStats }) => void;
   onPhase?: (phase: string) => void;
 }
 
@@ -95,6 +103,7 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
   const curves: RecCurves = {
     step: [], rewardMean: [], rewardStd: [], rewardGroupStd: [], ndcgReward: [], reasoningLength: [], lossTok: [], lossRec: [], kl: [],
     gradNorm: [], lr: [], evalStep: [], validNdcg10: [], validHr10: [], validReward: [], cosUserUser: [], cosItemItem: [], cosUserItem: [],
+    validReasoningTokens: [], validRepeatShare: [], validDistinctShare: [], validChangedShare: [],
   };
   const validSamples = pick(ds.samples.valid, job.validIdx);
   const testSamples = pick(ds.samples.test, job.testIdx);
@@ -102,6 +111,7 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
   const bestDir = path.join(job.workDir, 'best');
   let start = 0;
   let savedStart: RankedSamples | undefined;
+  let startTexts: number[][] | undefined; // step 0's greedy valid reasoning, for validChangedShare
   let bestMetric = -Infinity;
   let bestStep = 0;
   let badEvals = 0;
@@ -119,8 +129,13 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
     badEvals = Number(st.badEvals ?? 0);
     Object.assign(curves, st.curves ?? {});
     savedStart = st.startValid as RankedSamples | undefined;
+    startTexts = st.startTexts as number[][] | undefined;
     // a checkpoint from before rewardGroupStd was recorded: its steps have no value (null in JSON), not a shift
     while (curves.rewardGroupStd.length < curves.step.length) curves.rewardGroupStd.unshift(NaN);
+    for (const k of ['validReasoningTokens', 'validRepeatShare', 'validDistinctShare', 'validChangedShare'] as const) {
+      curves[k] ??= [];
+      while (curves[k].length < curves.evalStep.length) curves[k].unshift(NaN);
+    }
   }
   let bestValid: EvalResult | undefined; // the valid result of the best step, when computed in this process
   // step 0's per-sample valid ranks (kept in the run state so a resumed run still compares against them)
@@ -128,9 +143,17 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
   const evaluateValid = async (step: number) => {
     hooks?.onPhase?.(`valid @ step ${step}`);
     refreshItemTable(ctx);
-    const { result, reward, cosines } = await evaluateSplit(ctx, validSamples, 'valid');
+    const { result, reward, cosines, tokens } = await evaluateSplit(ctx, validSamples, 'valid');
     const ndcg = result.metrics['NDCG@10'];
-    if (step === 0) startValid = { ranks: Array.from(result.ranks, (r) => (Number.isFinite(r) ? r : null)), sampleIndex: Array.from(result.sampleIndex) };
+    if (step === 0) {
+      startValid = { ranks: Array.from(result.ranks, (r) => (Number.isFinite(r) ? r : null)), sampleIndex: Array.from(result.sampleIndex) };
+      startTexts = tokens;
+    }
+    const texts = reasoningStats(tokens, startTexts);
+    curves.validReasoningTokens.push(texts.meanTokens);
+    curves.validRepeatShare.push(texts.repeatShare);
+    curves.validDistinctShare.push(texts.distinctShare);
+    curves.validChangedShare.push(texts.changedShare);
     curves.cosUserUser.push(cosines.userUser);
     curves.cosItemItem.push(cosines.itemItem);
     curves.cosUserItem.push(cosines.userItem);
@@ -138,7 +161,7 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
     curves.validReward.push(reward);
     curves.validNdcg10.push(ndcg);
     curves.validHr10.push(result.metrics['HR@10']);
-    if (comm.rank === 0) hooks?.onEval?.({ step, ndcg10: ndcg, hr10: result.metrics['HR@10'] });
+    if (comm.rank === 0) hooks?.onEval?.({ step, ndcg10: ndcg, hr10: result.metrics['HR@10'], texts: cfg.variant === 'no-reasoning' ? undefined : texts });
     if (ndcg > bestMetric) {
       bestValid = result;
       bestMetric = ndcg;
@@ -146,7 +169,7 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
       badEvals = 0;
       saveRun(ctx, bestDir, opt, { step, bestMetric, method: job.method });
     } else badEvals++;
-    const state = { step, bestMetric, bestStep, badEvals, curves, method: job.method, startValid };
+    const state = { step, bestMetric, bestStep, badEvals, curves, method: job.method, startValid, startTexts };
     saveRun(ctx, latestDir, opt, state);
     comm.barrier();
   };
