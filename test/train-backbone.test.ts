@@ -21,7 +21,7 @@ import { paramGrads } from '../lib/train/grads';
 import { SOLO } from '../lib/train/parallel';
 import {
   BACKBONE_DEFAULTS, BACKBONE_OBJECTIVE_VERSION, backboneSchedule, OBJECTIVE_FINGERPRINT, contrastiveLossAndGrads, epochBatch, makeBackboneContext,
-  samplingLogQ, stepBatch, stepGradients, trainBackbone, validateBackboneConfig, validReasoningTexts, type BackboneConfig, type BackboneJob,
+  samplingLogQ, stepBatch, stepGradients, trainBackbone, nextClauseStart, validateBackboneConfig, validReasoningTexts, type BackboneConfig, type BackboneJob,
 } from '../lib/train/backbone';
 import { itemAttributes, targetAim, templatedReasoning } from '../lib/text/corpus';
 import { tokenizerFromJSON } from '../lib/text/bpe';
@@ -236,6 +236,38 @@ test("reasoningAim 'target': the training text's Next: names the target's attrib
   const hist = makeBackboneContext(job({ reasoningShare: 1 }), SOLO);
   assert.ok(validReasoningTexts(hist, valid, 0).every((t) => t.includes('Next:') && t.endsWith('<answer>')));
   for (const c of [ctx, hist]) Object.values(c.params).forEach((p) => p.dispose());
+});
+
+test("reasoningAim 'target-readout': the read-out sees the hindsight Next:, the LM term stops before it", () => {
+  const tok = tokenizerFromJSON(tokJson);
+  const ctx = makeBackboneContext(job({ reasoningShare: 1, reasoningAim: 'target-readout', chunk: 8 }), SOLO);
+  const aimed = makeBackboneContext(job({ reasoningShare: 1, reasoningAim: 'target', chunk: 8 }), SOLO);
+  const sb = stepBatch(ctx, 0);
+  const sbTarget = stepBatch(aimed, 0);
+  let checked = 0;
+  sb.sequences.forEach((q, i) => {
+    // the same sequences as 'target' (the read-out trains on the hindsight text) ...
+    assert.deepEqual(q.ids, sbTarget.sequences[i].ids);
+    assert.equal(sbTarget.sequences[i].reasoningTo, q.ids.length, "'target' trains the LM on the whole reasoning");
+    // ... but the LM-trained tokens end where "Next:" begins
+    assert.ok(q.reasoningFrom > 0 && q.reasoningTo > q.reasoningFrom && q.reasoningTo < q.ids.length);
+    const trained = tok.decode(q.ids.slice(q.reasoningFrom, q.reasoningTo));
+    const rest = tok.decode(q.ids.slice(q.reasoningTo));
+    assert.ok(!trained.includes('Next'), trained);
+    assert.match(rest, /^\s*Next: .*<answer>$/, rest);
+    checked++;
+  });
+  assert.ok(checked > 0);
+  assert.equal(sb.reasoningTokens, sb.sequences.reduce((a, q) => a + q.reasoningTo - q.reasoningFrom, 0));
+  assert.ok(sb.reasoningTokens < sbTarget.reasoningTokens);
+  // a tokeniser that merges across the boundary only shortens the trained span
+  const ids = [9, 9, 1, 2, 3, 4, 5];
+  const fake = (m: Record<string, number[]>) => ({ encode: (t: string) => m[t] ?? [] });
+  assert.equal(nextClauseStart(fake({ 'ab ': [1, 2, 3] }), ids, 2, 'ab Next: x'), 5);
+  assert.equal(nextClauseStart(fake({ 'ab ': [1, 7, 3] }), ids, 2, 'ab Next: x'), 3);
+  assert.equal(nextClauseStart(fake({}), ids, 2, 'no clause'), ids.length);
+  assert.throws(() => validateBackboneConfig({ ...BACKBONE_DEFAULTS, reasoningAim: 'target-readout', reasoningStyle: 'full' }), /backbone\.reasoningAim.*brief/);
+  for (const c of [ctx, aimed]) Object.values(c.params).forEach((p) => p.dispose());
 });
 
 test('mean pairwise cosine: parallel rows → 1, orthogonal → 0, user–item block', () => {

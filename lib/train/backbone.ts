@@ -70,7 +70,10 @@ export interface BackboneConfig {
    * What the brief reasoning's closing "Next: …" names in the training text: 'history' (the history's top
    * attributes, so reasoning restates the prompt) or 'target' (hindsight: the target's own attributes, so the LM
    * learns to guess the next item's genre/category and the read-out after it learns to use the guess — a reasoning
-   * whose rollouts differ in a way the reward can tell apart). With 'target', the valid read-out "after a reasoning"
+   * whose rollouts differ in a way the reward can tell apart); or 'target-readout' (the same hindsight text for the
+   * read-out, but the LM term stops before "Next:", so the model keeps writing what its init wrote there — the
+   * history's top attributes — while the read-out learns to follow what "Next:" names: a guess RecPO can improve and
+   * the read-out listens to). With the target aims, the valid read-out "after a reasoning"
    * is the model's own greedy reasoning, never the template (which would show the target).
    */
   reasoningAim: ReasoningAim;
@@ -95,8 +98,9 @@ export interface BackboneConfig {
   init: string;
 }
 
-export type ReasoningAim = 'history' | 'target';
-export const REASONING_AIMS: readonly ReasoningAim[] = ['history', 'target'];
+export type ReasoningAim = 'history' | 'target' | 'target-readout';
+export const REASONING_AIMS: readonly ReasoningAim[] = ['history', 'target', 'target-readout'];
+const hindsight = (aim: ReasoningAim) => aim !== 'history';
 
 export const BACKBONE_DEFAULTS: BackboneConfig = {
   epochs: 1,
@@ -136,7 +140,7 @@ export function validateBackboneConfig(c: BackboneConfig, prefix = 'backbone'): 
   if (!(c.reasoningShare >= 0 && c.reasoningShare <= 1)) throw new ConfigError(`${prefix}.reasoningShare`, `must be in [0, 1], got ${c.reasoningShare}`);
   if (c.reasoningStyle !== 'brief' && c.reasoningStyle !== 'full') throw new ConfigError(`${prefix}.reasoningStyle`, `must be "brief" or "full", got ${JSON.stringify(c.reasoningStyle)}`);
   if (!REASONING_AIMS.includes(c.reasoningAim)) throw new ConfigError(`${prefix}.reasoningAim`, `must be one of ${REASONING_AIMS.join(', ')}, got ${JSON.stringify(c.reasoningAim)}`);
-  if (c.reasoningAim === 'target' && c.reasoningStyle !== 'brief') throw new ConfigError(`${prefix}.reasoningAim`, `"target" needs reasoningStyle "brief" (the full style has no "Next:" clause)`);
+  if (hindsight(c.reasoningAim) && c.reasoningStyle !== 'brief') throw new ConfigError(`${prefix}.reasoningAim`, `"${c.reasoningAim}" needs reasoningStyle "brief" (the full style has no "Next:" clause)`);
   if (!(c.lmWeight >= 0)) throw new ConfigError(`${prefix}.lmWeight`, `must be ≥ 0, got ${c.lmWeight}`);
   validateAdamW(c.optimizer, `${prefix}.optimizer`);
   validateSchedule(c.schedule, `${prefix}.schedule`);
@@ -155,7 +159,7 @@ export interface BackboneJob {
   sequences: SequenceConfig;
   /** valid sample indices the best checkpoint is selected on */
   validIdx: number[];
-  /** greedy reasoning budget of the valid read-out after a generated reasoning (reasoningAim 'target') */
+  /** greedy reasoning budget of the valid read-out after a generated reasoning (the target reasoning aims) */
   reasoningTokens?: number;
   /** run folder: latest/ (resumed when present) and best/ */
   workDir: string;
@@ -261,18 +265,45 @@ function reasoningText(ctx: BackboneContext, s: Sample, rngSeed: number): string
  * up to and including `<answer>`. The backbone key's data fingerprint hashes the same text (lib/experiment/backbone.ts).
  */
 export function trainingReasoning(ds: Dataset, cfg: BackboneConfig, s: Sample, history: number, rngSeed: number): string {
-  const aim = cfg.reasoningAim === 'target' ? targetAim(ds, s.target.item) : undefined;
+  const aim = hindsight(cfg.reasoningAim) ? targetAim(ds, s.target.item) : undefined;
   const r = templatedReasoning(ds, s.history.slice(-history), s.target.timestamp, makeRng(rngSeed), cfg.reasoningStyle, aim);
   return r.assistant.slice(0, r.assistant.indexOf(ANSWER) + ANSWER.length);
 }
 
-/** The user sequence of sample `s` in global batch slot (step, j), and where its reasoning tokens are. */
-function userSequence(ctx: BackboneContext, s: Sample, step: number, j: number): { ids: number[]; reasoningFrom: number } {
+/** The user sequence of sample `s` in global batch slot (step, j), and where its LM-trained reasoning tokens are. */
+function userSequence(ctx: BackboneContext, s: Sample, step: number, j: number): UserSequence {
   const p = prompt(ctx, s);
   const coin = makeRng(hashSeed(ctx.cfg.seed, 'backbone-reasoning', step, j)).next();
-  if (coin >= ctx.cfg.reasoningShare) return { ids: directIds(ctx.tok, p, ctx.job.sequences), reasoningFrom: -1 };
+  if (coin >= ctx.cfg.reasoningShare) {
+    const ids = directIds(ctx.tok, p, ctx.job.sequences);
+    return { ids, reasoningFrom: -1, reasoningTo: ids.length };
+  }
   const text = reasoningText(ctx, s, hashSeed(ctx.cfg.seed, 'backbone-text', step, j));
-  return { ids: scoringIds(ctx.tok, p, text, ctx.job.sequences, ctx.mcfg.maxSeqLen), reasoningFrom: p.length };
+  const ids = scoringIds(ctx.tok, p, text, ctx.job.sequences, ctx.mcfg.maxSeqLen);
+  const reasoningTo = ctx.cfg.reasoningAim === 'target-readout' ? nextClauseStart(ctx.tok, ids, p.length, text) : ids.length;
+  return { ids, reasoningFrom: p.length, reasoningTo };
+}
+
+/** A user sequence: ids (last token = read-out), and the positions [reasoningFrom, reasoningTo) the LM term predicts
+ *  (reasoningFrom −1 = no reasoning). */
+export interface UserSequence {
+  ids: number[];
+  reasoningFrom: number;
+  reasoningTo: number;
+}
+
+/**
+ * Where the closing "Next: …" of the reasoning `text` starts in `ids` (the prompt's `from` tokens, then the reasoning's):
+ * the length of the longest common prefix of the tokenised text before "Next:" and the reasoning's ids, so a merge
+ * across the boundary can only shorten what the LM term trains, never reach into the hindsight clause.
+ */
+export function nextClauseStart(tok: Pick<Tokenizer, 'encode'>, ids: readonly number[], from: number, text: string): number {
+  const at = text.lastIndexOf('Next:');
+  if (at < 0) return ids.length;
+  const before = tok.encode(text.slice(0, at));
+  let k = 0;
+  while (k < before.length && from + k < ids.length && ids[from + k] === before[k]) k++;
+  return from + k;
 }
 
 function vectors(ctx: BackboneContext, seqs: number[][]): Float32Array {
@@ -327,7 +358,7 @@ export function contrastiveLossAndGrads(
 export interface StepBatch {
   users: Sample[];
   /** user sequences (last token = read-out) and where their reasoning starts (−1 = none) */
-  sequences: { ids: number[]; reasoningFrom: number }[];
+  sequences: UserSequence[];
   /** column item ids: the B targets (user i's positive is column i), then the sampled items */
   columns: number[];
   /** [B×C] 0 or −1e9: duplicates of a user's positive and its history items are not negatives */
@@ -349,7 +380,7 @@ export function stepBatch(ctx: BackboneContext, step: number): StepBatch {
   const C = columns.length;
   const sequences = users.map((s, j) => userSequence(ctx, s, step, j));
   let reasoningTokens = 0;
-  for (const u of sequences) if (u.reasoningFrom >= 0) reasoningTokens += u.ids.length - u.reasoningFrom;
+  for (const u of sequences) if (u.reasoningFrom >= 0) reasoningTokens += u.reasoningTo - u.reasoningFrom;
   const mask = new Float32Array(users.length * C);
   users.forEach((s, i) => {
     const hist = new Set(s.history.map((h) => h.item));
@@ -383,21 +414,22 @@ export function stepGradients(ctx: BackboneContext, step: number): { loss: numbe
   // 3. chunks with gradient: ⟨vector, ∂loss/∂vector⟩ (+ the LM loss on reasoning tokens for user chunks)
   const acc: Record<string, tf.Tensor> = {};
   let lmSum = 0;
-  const backward = (seqs: number[][], grad: Float32Array, lmFrom?: number[]) =>
+  const backward = (seqs: number[][], grad: Float32Array, lmFrom?: number[], lmTo?: number[]) =>
     backpropVectors(ctx.params, seqs.length, cfg.chunk, grad, (c0, c1) => {
       const part = seqs.slice(c0, c1);
       const bt = padBatch(part, 'right');
       const hidden = forward(ctx.params, ctx.mcfg, bt);
       const vecs = readOut(hidden, bt, ctx.job.pooling);
       const from = lmFrom?.slice(c0, c1);
+      const to = lmTo?.slice(c0, c1);
       if (!from || cfg.lmWeight <= 0 || reasoningTokens === 0) return { vecs };
-      // next-token loss on the reasoning (positions from..len−1 predict tokens from+1..len−1; the final
-      // `<answer>` is predicted, the token after it never is)
+      // next-token loss on the reasoning (positions from−1..to−2 predict tokens from..to−1; with to = len the final
+      // `<answer>` is predicted, the token after it never is; 'target-readout' stops before "Next:")
       const rows: number[] = [];
       const next: number[] = [];
       part.forEach((q, b) => {
         if (from[b] < 0) return;
-        for (let t = from[b] - 1; t < q.length - 1; t++) {
+        for (let t = from[b] - 1; t < to![b] - 1; t++) {
           rows.push(b * bt.T + t);
           next.push(q[t + 1]);
         }
@@ -409,7 +441,8 @@ export function stepGradients(ctx: BackboneContext, step: number): { loss: numbe
       lmSum += lm.dataSync()[0];
       return { vecs, extra: tf.mul(lm, cfg.lmWeight) as tf.Scalar };
     }, acc);
-  backward(users.slice(ua, ub).map((u) => u.ids), dUsers.subarray(ua * d, ub * d), users.slice(ua, ub).map((u) => u.reasoningFrom));
+  const mine = users.slice(ua, ub);
+  backward(mine.map((u) => u.ids), dUsers.subarray(ua * d, ub * d), mine.map((u) => u.reasoningFrom), mine.map((u) => u.reasoningTo));
   backward(colItems.slice(ca, cb).map((i) => ctx.itemSeqs[i]), dCols.subarray(ca * d, cb * d));
   const lmBuf = new Float32Array([lmSum]);
   comm.allReduceSum(lmBuf);
@@ -435,10 +468,10 @@ function greedyReasoning(ctx: BackboneContext, samples: Sample[]): string[] {
 
 /**
  * The reasoning before the valid read-out of `samples` (the `offset`-th valid sample first): the history's template
- * (reasoningAim 'history'), or the model's greedy reasoning ('target': the template would name the target).
+ * (reasoningAim 'history'), or the model's greedy reasoning (the target aims: the template would name the target).
  */
 export function validReasoningTexts(ctx: BackboneContext, samples: Sample[], offset: number): string[] {
-  if (ctx.cfg.reasoningAim === 'target') return greedyReasoning(ctx, samples);
+  if (hindsight(ctx.cfg.reasoningAim)) return greedyReasoning(ctx, samples);
   return samples.map((s, j) => reasoningText(ctx, s, hashSeed(ctx.cfg.seed, 'eval-text', offset + j)));
 }
 
