@@ -273,7 +273,7 @@ test('latencyStats: pooled requests, interpolated median/p95, throughput at batc
 });
 
 test('curvesFigure: x = samples seen (step × usersPerStep of each method), or the step; valid curves at evaluations', () => {
-  const curves = (reward: number[], evalStep: number[], valid: number[]) => ({ step: [1, 2, 3], rewardMean: reward, evalStep, validNdcg10: valid });
+  const curves = (reward: number[], evalStep: number[], valid: number[]) => ({ step: [1, 2, 3], rewardMean: reward, evalStep, validNdcg10: valid, validChangedShare: [0, 0.25] });
   const runs: DatasetRuns = {
     dataset: 'C', synthetic: false, profile: 'smoke', backend: 'wasm',
     seeds: [{ seed: 1, methods: [
@@ -291,6 +291,9 @@ test('curvesFigure: x = samples seen (step × usersPerStep of each method), or t
   assert.deepEqual(valid.data[0].x, [0, 96]);
   (valid.data[0].y as number[]).forEach((v, i) => close(v, [0.4, 0.7][i], `valid ${i}`, 1e-12));
   assert.throws(() => curvesFigure(runs, ['R²ec'], 'rewardGroupStd'), /no training curve "rewardGroupStd"/);
+  // reasoning health is recorded at evaluations, like the valid metrics
+  const changed = curvesFigure(runs, ['R²ec'], 'validChangedShare', { x: 'step' });
+  assert.deepEqual([changed.data[0].x, changed.data[0].y], [[0, 3], [0, 0.25]]);
 });
 
 test('movingAverage (trailing window)', () => {

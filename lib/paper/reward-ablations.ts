@@ -9,7 +9,9 @@ import { R2ecError } from '../util/errors';
 import { datasetLabel, describeRuns, methodOverSeeds, type DatasetRuns } from './runs';
 import type { ColumnGroup, SectionTable } from './section';
 
-export type CurveKey = 'rewardMean' | 'rewardGroupStd' | 'ndcgReward' | 'reasoningLength' | 'validNdcg10' | 'validHr10' | 'lossTok' | 'lossRec' | 'gradNorm';
+export type CurveKey =
+  | 'rewardMean' | 'rewardGroupStd' | 'ndcgReward' | 'reasoningLength' | 'validNdcg10' | 'validHr10' | 'lossTok' | 'lossRec' | 'gradNorm'
+  | 'validReasoningTokens' | 'validRepeatShare' | 'validDistinctShare' | 'validChangedShare';
 
 const CURVE_LABELS: Record<CurveKey, string> = {
   rewardMean: 'Training reward (mean over rollouts)',
@@ -21,6 +23,10 @@ const CURVE_LABELS: Record<CurveKey, string> = {
   lossTok: 'Token loss',
   lossRec: 'Item loss',
   gradNorm: 'Gradient norm',
+  validReasoningTokens: axisLabel('Greedy valid reasoning length', 'tokens'),
+  validRepeatShare: 'Repeated bigrams in the valid reasoning (share)',
+  validDistinctShare: 'Distinct valid reasoning texts (share)',
+  validChangedShare: 'Valid reasoning texts changed since step 0 (share)',
 };
 
 /** Trailing moving average over `window` points (window 1 = unchanged). */

@@ -2,7 +2,7 @@
 // For U seeded train users of ml-100k, G sampled rollouts each from a backbone, the fused reward (spec §4) of each
 // rollout; prints the within-group reward spread and the within-group reward difference between rollouts whose
 // closing "Next: …" names one of the target's genres and those that do not (with its standard error).
-//   R2EC_DATA_DIR=../shared/data BACKBONE=backbones/ml-100k TEMP=1 TOPK=50 U=48 node --import tsx scripts/probes/reasoning-signal.ts
+//   R2EC_DATA_DIR=../shared/data BACKBONE=backbones/ml-100k TEMPERATURE=1 TOPK=50 U=48 node --import tsx scripts/probes/reasoning-signal.ts
 // Results: results/recpo-budget/README.md ("The read-out barely listens to the reasoning").
 import { initBackend, tf } from '../../lib/model/backend';
 import { loadDataset } from '../../lib/data';
@@ -17,7 +17,7 @@ import { makeRng } from '../../lib/util/rng';
 
 (async () => {
   await initBackend({ log: false });
-  const T = Number(process.env.TEMP ?? 1), K = Number(process.env.TOPK ?? 50), G = 8, U = Number(process.env.U ?? 48);
+  const T = Number(process.env.TEMPERATURE ?? 1), K = Number(process.env.TOPK ?? 50), G = 8, U = Number(process.env.U ?? 48);
   const ds = await loadDataset('ml-100k');
   const cfg = defaultConfig('quick', 'ml-100k');
   const rec = methodRecConfig(cfg, { name: 'R²ec', kind: 'r2ec' } as never);
