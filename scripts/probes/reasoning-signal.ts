@@ -14,6 +14,7 @@ import { generateText } from '../../lib/model/generate';
 import { encodeSequences } from '../../lib/model/readout';
 import { fusedReward } from '../../lib/train/rewards';
 import { makeRng } from '../../lib/util/rng';
+import { meanStd } from '../../lib/eval/stats';
 
 (async () => {
   await initBackend({ log: false });
@@ -57,8 +58,8 @@ import { makeRng } from '../../lib/util/rng';
     if (h.length && mm.length) diffs.push(h.reduce((a, b) => a + b, 0) / h.length - mm.reduce((a, b) => a + b, 0) / mm.length);
     rs.forEach((r, j) => (hits[j] ? ((hitR += r), hitN++) : ((missR += r), missN++)));
   }
-  const dm = diffs.reduce((a, b) => a + b, 0) / diffs.length;
-  const se = Math.sqrt(diffs.reduce((a, b) => a + (b - dm) ** 2, 0) / (diffs.length - 1) / diffs.length);
+  const { mean: dm, std } = meanStd(diffs);
+  const se = std / Math.sqrt(diffs.length);
   console.log(`T=${T} topK=${K}: within-group std ${Math.sqrt(within / nW).toFixed(4)}; hit share ${(hitN / (hitN + missN)).toFixed(2)}; mean reward hit ${(hitR / hitN).toFixed(4)} miss ${(missR / missN).toFixed(4)}; within-group hit−miss ${dm.toFixed(4)} ± ${se.toFixed(4)} (s.e.) over ${diffs.length} mixed groups`);
   console.log('tensors', tf.memory().numTensors);
 })();

@@ -110,8 +110,10 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
   const latestDir = path.join(job.workDir, 'latest');
   const bestDir = path.join(job.workDir, 'best');
   let start = 0;
-  let savedStart: RankedSamples | undefined;
-  let startTexts: number[][] | undefined; // step 0's greedy valid reasoning, for validChangedShare
+  // step 0's per-sample valid ranks and greedy reasoning (kept in the run state, so a resumed run still compares
+  // against them: validGain, validChangedShare)
+  let startValid: RankedSamples | undefined;
+  let startTexts: number[][] | undefined;
   let bestMetric = -Infinity;
   let bestStep = 0;
   let badEvals = 0;
@@ -128,25 +130,22 @@ export async function trainRank(ctx: RecContext, hooks?: RecHooks, t0 = d0()): P
     bestStep = Number(st.bestStep ?? 0);
     badEvals = Number(st.badEvals ?? 0);
     Object.assign(curves, st.curves ?? {});
-    savedStart = st.startValid as RankedSamples | undefined;
+    startValid = st.startValid as RankedSamples | undefined;
     startTexts = st.startTexts as number[][] | undefined;
     // a checkpoint from before rewardGroupStd was recorded: its steps have no value (null in JSON), not a shift
     while (curves.rewardGroupStd.length < curves.step.length) curves.rewardGroupStd.unshift(NaN);
     for (const k of ['validReasoningTokens', 'validRepeatShare', 'validDistinctShare', 'validChangedShare'] as const) {
-      curves[k] ??= [];
       while (curves[k].length < curves.evalStep.length) curves[k].unshift(NaN);
     }
   }
   let bestValid: EvalResult | undefined; // the valid result of the best step, when computed in this process
-  // step 0's per-sample valid ranks (kept in the run state so a resumed run still compares against them)
-  let startValid = savedStart;
   const evaluateValid = async (step: number) => {
     hooks?.onPhase?.(`valid @ step ${step}`);
     refreshItemTable(ctx);
     const { result, reward, cosines, tokens } = await evaluateSplit(ctx, validSamples, 'valid');
     const ndcg = result.metrics['NDCG@10'];
     if (step === 0) {
-      startValid = { ranks: Array.from(result.ranks, (r) => (Number.isFinite(r) ? r : null)), sampleIndex: Array.from(result.sampleIndex) };
+      startValid = { ranks: Array.from(result.ranks), sampleIndex: Array.from(result.sampleIndex) }; // Infinity → null in JSON
       startTexts = tokens;
     }
     const texts = reasoningStats(tokens, startTexts);
