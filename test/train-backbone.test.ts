@@ -270,6 +270,31 @@ test("reasoningAim 'target-readout': the read-out sees the hindsight Next:, the 
   for (const c of [ctx, aimed]) Object.values(c.params).forEach((p) => p.dispose());
 });
 
+test('hindsightShare: each text names the target or the history, about that share name the target; 0 = the history aim', () => {
+  const make = (over: Partial<BackboneConfig>) => makeBackboneContext(job({ reasoningShare: 1, chunk: 8, ...over }), SOLO);
+  const mixed = make({ reasoningAim: 'target-readout', hindsightShare: 0.5 });
+  const none = make({ reasoningAim: 'target-readout', hindsightShare: 0 });
+  const all = make({ reasoningAim: 'target-readout' });
+  const history = make({ reasoningAim: 'history' });
+  let hits = 0, n = 0;
+  for (const step of [0, 1, 2, 3]) {
+    const [m, z, a, h] = [mixed, none, all, history].map((c) => stepBatch(c, step).sequences);
+    m.forEach((q, i) => {
+      assert.deepEqual(z[i].ids, h[i].ids, 'share 0 writes the history aim\'s text');
+      const isTarget = JSON.stringify(q.ids) === JSON.stringify(a[i].ids);
+      assert.ok(isTarget || JSON.stringify(q.ids) === JSON.stringify(h[i].ids), 'neither the target nor the history text');
+      // the LM term stops before "Next:" whichever it names
+      assert.ok(q.reasoningTo < q.ids.length);
+      if (JSON.stringify(a[i].ids) !== JSON.stringify(h[i].ids)) { n++; if (isTarget) hits++; }
+    });
+  }
+  assert.ok(n >= 12, `only ${n} sequences where the two texts differ`);
+  assert.ok(hits > 0 && hits < n, `${hits} of ${n} name the target`);
+  assert.throws(() => validateBackboneConfig({ ...BACKBONE_DEFAULTS, reasoningAim: 'target', hindsightShare: 1.5 }), /backbone\.hindsightShare/);
+  assert.throws(() => validateBackboneConfig({ ...BACKBONE_DEFAULTS, hindsightShare: 0.5 }), /backbone\.hindsightShare.*target aims/);
+  for (const c of [mixed, none, all, history]) Object.values(c.params).forEach((p) => p.dispose());
+});
+
 test('mean pairwise cosine: parallel rows → 1, orthogonal → 0, user–item block', () => {
   assert.ok(Math.abs(meanPairwiseCosine(Float32Array.from([1, 0, 2, 0, 3, 0]), 2) - 1) < 1e-6);
   assert.ok(Math.abs(meanPairwiseCosine(Float32Array.from([1, 0, 0, 1]), 2)) < 1e-6);

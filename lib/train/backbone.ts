@@ -77,6 +77,12 @@ export interface BackboneConfig {
    * is the model's own greedy reasoning, never the template (which would show the target).
    */
   reasoningAim: ReasoningAim;
+  /**
+   * With the target aims, the share of reasoning texts whose "Next:" names the target (the rest name the history's
+   * top attributes, as the 'history' aim does). Below 1 the read-out learns to weigh the guess by how often such a
+   * guess is right instead of trusting it outright — the model's own guesses at evaluation are often wrong.
+   */
+  hindsightShare: number;
   /** weight of the LM loss on the reasoning tokens (0 = none) */
   lmWeight: number;
   /** sequences per forward/backward chunk (bounds memory, not the result) */
@@ -111,6 +117,7 @@ export const BACKBONE_DEFAULTS: BackboneConfig = {
   reasoningShare: 0.5,
   reasoningStyle: 'brief',
   reasoningAim: 'history',
+  hindsightShare: 1,
   lmWeight: 0.2,
   chunk: 32,
   optimizer: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, clipNorm: 1 },
@@ -141,6 +148,8 @@ export function validateBackboneConfig(c: BackboneConfig, prefix = 'backbone'): 
   if (c.reasoningStyle !== 'brief' && c.reasoningStyle !== 'full') throw new ConfigError(`${prefix}.reasoningStyle`, `must be "brief" or "full", got ${JSON.stringify(c.reasoningStyle)}`);
   if (!REASONING_AIMS.includes(c.reasoningAim)) throw new ConfigError(`${prefix}.reasoningAim`, `must be one of ${REASONING_AIMS.join(', ')}, got ${JSON.stringify(c.reasoningAim)}`);
   if (hindsight(c.reasoningAim) && c.reasoningStyle !== 'brief') throw new ConfigError(`${prefix}.reasoningAim`, `"${c.reasoningAim}" needs reasoningStyle "brief" (the full style has no "Next:" clause)`);
+  if (!(c.hindsightShare >= 0 && c.hindsightShare <= 1)) throw new ConfigError(`${prefix}.hindsightShare`, `must be in [0, 1], got ${c.hindsightShare}`);
+  if (c.hindsightShare !== 1 && !hindsight(c.reasoningAim)) throw new ConfigError(`${prefix}.hindsightShare`, `applies to the target aims only (reasoningAim is "${c.reasoningAim}")`);
   if (!(c.lmWeight >= 0)) throw new ConfigError(`${prefix}.lmWeight`, `must be ≥ 0, got ${c.lmWeight}`);
   validateAdamW(c.optimizer, `${prefix}.optimizer`);
   validateSchedule(c.schedule, `${prefix}.schedule`);
@@ -265,7 +274,8 @@ function reasoningText(ctx: BackboneContext, s: Sample, rngSeed: number): string
  * up to and including `<answer>`. The backbone key's data fingerprint hashes the same text (lib/experiment/backbone.ts).
  */
 export function trainingReasoning(ds: Dataset, cfg: BackboneConfig, s: Sample, history: number, rngSeed: number): string {
-  const aim = hindsight(cfg.reasoningAim) ? targetAim(ds, s.target.item) : undefined;
+  const aimed = hindsight(cfg.reasoningAim) && (cfg.hindsightShare >= 1 || makeRng(hashSeed(rngSeed, 'hindsight')).next() < cfg.hindsightShare);
+  const aim = aimed ? targetAim(ds, s.target.item) : undefined;
   const r = templatedReasoning(ds, s.history.slice(-history), s.target.timestamp, makeRng(rngSeed), cfg.reasoningStyle, aim);
   return r.assistant.slice(0, r.assistant.indexOf(ANSWER) + ANSWER.length);
 }
