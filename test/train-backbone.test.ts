@@ -374,6 +374,13 @@ test('prepareBackbone: trains once and reuses; a shipped backbone is used only w
     assert.equal(c.alignment!.curves.validNdcg10Direct[0], fc.validNdcg10Direct[at]);
     assert.equal(c.alignment!.curves.validNdcg10Reasoning[0], fc.validNdcg10Reasoning[at]);
     assert.ok(fs.existsSync(initDir));
+    // backbone.from: a run's best/ carries the run's key; its latest/ (other weights) a key of its own
+    const fromKey = async (dir: string) => (await prepareBackbone(ds, makeConfig({ profile: 'smoke', dataset: 'synthetic', set: { datasetOptions: cfg.datasetOptions, 'backbone.from': dir } }), 1)).key;
+    const contDir = path.dirname(c.checkpoint);
+    assert.equal(await fromKey(path.join(contDir, 'best')), c.key);
+    const latestKey = await fromKey(path.join(contDir, 'latest'));
+    assert.match(latestKey, new RegExp(`^${c.key}-latest-[0-9a-f]{8}$`));
+    assert.equal(await fromKey(shipped), first.key, 'a folder with its own manifest keeps its key');
     // a checkpoint with another tokenizer cannot be trained on
     const alien = path.join(tmp, 'alien');
     saveCheckpoint(alien, { config: ck.config, params: ck.params, tokenizer: trainTokenizer(['a b c d e f'], { vocabSize: 300 }).toJSON() });

@@ -102,12 +102,20 @@ export function checkpointDir(ref: string): string {
   return ref.startsWith('shipped:') ? path.join(shippedBackboneRoot(), ref.slice('shipped:'.length)) : ref;
 }
 
-/** The key of a backbone checkpoint given as `field` (its manifest's, else a digest of its weights). */
-function checkpointKey(ref: string, field: 'backbone.init' | 'backbone.from'): string {
+/**
+ * The key of a backbone checkpoint given as `field`: its own manifest's; for a run's `best/`, the run's; for any other
+ * checkpoint of a run (`latest/`, whose weights are not the ones the run's key names) the run's key plus a digest of
+ * its weights; else the digest alone. Method results are cached by this key, so two checkpoints never share one.
+ */
+export function checkpointKey(ref: string, field: 'backbone.init' | 'backbone.from'): string {
   const dir = checkpointDir(ref);
   if (!hasCheckpoint(dir)) throw new R2ecError(`${field}: no checkpoint in ${dir}`);
-  const manifest = readManifest(dir) ?? readManifest(path.dirname(dir));
-  return manifest?.key ?? sha256(fs.readFileSync(path.join(dir, 'model.safetensors'))).slice(0, 16);
+  const own = readManifest(dir);
+  if (own) return own.key;
+  const run = readManifest(path.dirname(dir));
+  if (run && path.basename(dir) === 'best') return run.key;
+  const weights = sha256(fs.readFileSync(path.join(dir, 'model.safetensors'))).slice(0, 16);
+  return run ? `${run.key}-${path.basename(dir)}-${weights.slice(0, 8)}` : weights;
 }
 
 /**
