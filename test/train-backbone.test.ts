@@ -21,7 +21,7 @@ import { paramGrads } from '../lib/train/grads';
 import { SOLO } from '../lib/train/parallel';
 import {
   BACKBONE_DEFAULTS, BACKBONE_OBJECTIVE_VERSION, backboneSchedule, OBJECTIVE_FINGERPRINT, contrastiveLossAndGrads, epochBatch, makeBackboneContext,
-  samplingLogQ, stepBatch, stepGradients, trainBackbone, nextClauseStart, validateBackboneConfig, validReasoningTexts, type BackboneConfig, type BackboneJob,
+  samplingLogQ, stepBatch, stepGradients, trainBackbone, nextClauseStart, validateBackboneConfig, validReasoningTexts, hindsightReasoningTexts, type BackboneConfig, type BackboneJob,
 } from '../lib/train/backbone';
 import { itemAttributes, targetAim, templatedReasoning } from '../lib/text/corpus';
 import { tokenizerFromJSON } from '../lib/text/bpe';
@@ -234,7 +234,16 @@ test("reasoningAim 'target': the training text's Next: names the target's attrib
   assert.deepEqual(validReasoningTexts(ctx, swapped, 0), texts);
   // 'history' keeps the template (as before)
   const hist = makeBackboneContext(job({ reasoningShare: 1 }), SOLO);
-  assert.ok(validReasoningTexts(hist, valid, 0).every((t) => t.includes('Next:') && t.endsWith('<answer>')));
+  const histTexts = validReasoningTexts(hist, valid, 0);
+  assert.ok(histTexts.every((t) => t.includes('Next:') && t.endsWith('<answer>')));
+  // the hindsight read-out's texts: the history aim's valid texts with the target's Next: (whatever the model's aim)
+  for (const c of [hist, ctx]) {
+    hindsightReasoningTexts(c, valid, 0).forEach((t, i) => {
+      const a = targetAim(ds, valid[i].target.item);
+      assert.equal(t.split('Next:')[0], histTexts[i].split('Next:')[0]);
+      if (a.length) assert.ok(t.endsWith(`Next: ${a.join(' and ')}.<answer>`), t);
+    });
+  }
   for (const c of [ctx, hist]) Object.values(c.params).forEach((p) => p.dispose());
 });
 
@@ -373,6 +382,8 @@ test('prepareBackbone: trains once and reuses; a shipped backbone is used only w
     const at = fc.evalStep.indexOf(first.alignment!.bestStep);
     assert.equal(c.alignment!.curves.validNdcg10Direct[0], fc.validNdcg10Direct[at]);
     assert.equal(c.alignment!.curves.validNdcg10Reasoning[0], fc.validNdcg10Reasoning[at]);
+    assert.equal(c.alignment!.curves.validNdcg10Hindsight[0], fc.validNdcg10Hindsight[at]);
+    assert.equal(fc.validNdcg10Hindsight.length, fc.evalStep.length);
     assert.ok(fs.existsSync(initDir));
     // backbone.from: a run's best/ carries the run's key; its latest/ (other weights) a key of its own
     const fromKey = async (dir: string) => (await prepareBackbone(ds, makeConfig({ profile: 'smoke', dataset: 'synthetic', set: { datasetOptions: cfg.datasetOptions, 'backbone.from': dir } }), 1)).key;

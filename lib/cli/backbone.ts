@@ -90,7 +90,7 @@ export async function backboneTrainCommand(dataset: string, o: TrainOptions): Pr
     onStep: (i) => {
       if (i.step % 10 === 0 || i.step <= 3 || i.step === i.steps) log(`  step ${i.step}/${i.steps} loss ${i.loss.toFixed(4)} lm ${i.lmLoss.toFixed(3)} ${i.samplesPerSec.toFixed(1)} samples/s, ${i.tensors} tensors (${((performance.now() - t0) / 60000).toFixed(1)} min)`);
     },
-    onEval: (i) => log(`  valid NDCG@10 at step ${i.step}: ${i.direct.toFixed(4)} (after the prompt), ${i.reasoning.toFixed(4)} (after a reasoning); cosine uu/ii/ui ${i.cos.map((c) => c.toFixed(3)).join('/')}`),
+    onEval: (i) => log(`  valid NDCG@10 at step ${i.step}: ${i.direct.toFixed(4)} (after the prompt), ${i.reasoning.toFixed(4)} (after a reasoning), ${i.hindsight.toFixed(4)} (after the hindsight Next:); cosine uu/ii/ui ${i.cos.map((c) => c.toFixed(3)).join('/')}`),
   });
   log(`backbone (${b.source}): ${b.checkpoint}`);
   if (o.ship) {

@@ -253,7 +253,7 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
       log,
       onLMStep: (i) => hooks.onLMStep?.({ step: i.step, steps: i.steps, loss: i.loss }),
       onStep: (i) => hooks.onBackboneStep?.(i),
-      onEval: (i) => log(`backbone: valid NDCG@10 ${i.direct.toFixed(4)} after the prompt, ${i.reasoning.toFixed(4)} after a reasoning at step ${i.step}`),
+      onEval: (i) => log(`backbone: valid NDCG@10 ${i.direct.toFixed(4)} after the prompt, ${i.reasoning.toFixed(4)} after a reasoning, ${i.hindsight.toFixed(4)} after the hindsight Next: at step ${i.step}`),
     });
     durations.languageModel = (durations.languageModel ?? 0) + (performance.now() - t0) / 1000;
     backbones.set(shaping, b);

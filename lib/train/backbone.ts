@@ -187,6 +187,12 @@ export interface BackboneCurves {
   samplesSeen: number[];
   validNdcg10Direct: number[];
   validNdcg10Reasoning: number[];
+  /**
+   * valid NDCG@10 after the templated reasoning whose "Next:" names the target (hindsight): what a right guess is worth
+   * to the read-out. Far above "after a reasoning" = the read-out listens to the guess, so RecPO has something to
+   * improve; equal = it ignores it (results/recpo-budget). NaN for evaluations made before it was recorded.
+   */
+  validNdcg10Hindsight: number[];
   /** read-out diagnostics: mean pairwise cosine of user–user, item–item and user–item vectors (collapse → 1) */
   cosUserUser: number[];
   cosItemItem: number[];
@@ -205,7 +211,7 @@ export interface BackboneResult {
 
 export interface BackboneHooks {
   onStep?: (info: { step: number; steps: number; loss: number; lmLoss: number; samplesPerSec: number; tensors: number }) => void;
-  onEval?: (info: { step: number; direct: number; reasoning: number; cos: [number, number, number] }) => void;
+  onEval?: (info: { step: number; direct: number; reasoning: number; hindsight: number; cos: [number, number, number] }) => void;
 }
 
 /** The stage's length for a train split of `nTrain` samples: steps (0 when epochs = 0) and the evaluation interval. */
@@ -486,8 +492,17 @@ export function validReasoningTexts(ctx: BackboneContext, samples: Sample[], off
 }
 
 /**
- * Valid NDCG@10 of the read-out right after the prompt and after a reasoning (the template from the history, or the
- * model's greedy reasoning with reasoningAim 'target'), plus the cosines.
+ * The templated reasoning of `samples` whose "Next:" names the target (the same seeds as the history aim's valid
+ * texts, so with that aim only the "Next:" clause differs): the read-out's input when the guess is right.
+ */
+export function hindsightReasoningTexts(ctx: BackboneContext, samples: Sample[], offset: number): string[] {
+  const aimed: BackboneConfig = { ...ctx.cfg, reasoningAim: 'target', hindsightShare: 1 };
+  return samples.map((s, j) => trainingReasoning(ctx.ds, aimed, s, ctx.job.sequences.history, hashSeed(ctx.cfg.seed, 'eval-text', offset + j)));
+}
+
+/**
+ * Valid NDCG@10 of the read-out right after the prompt, after a reasoning (the template from the history, or the
+ * model's greedy reasoning with the target aims) and after the hindsight template, plus the cosines.
  */
 async function evaluateBackbone(ctx: BackboneContext) {
   const { comm, ds } = ctx;
@@ -500,6 +515,8 @@ async function evaluateBackbone(ctx: BackboneContext) {
   const direct = gatherAll(comm, vectors(ctx, mine.map((s) => directIds(ctx.tok, prompt(ctx, s), ctx.job.sequences))));
   const texts = validReasoningTexts(ctx, mine, a);
   const withReasoning = gatherAll(comm, vectors(ctx, mine.map((s, j) => scoringIds(ctx.tok, prompt(ctx, s), texts[j], ctx.job.sequences, ctx.mcfg.maxSeqLen))));
+  const hindsightTexts = hindsightReasoningTexts(ctx, mine, a);
+  const withHindsight = gatherAll(comm, vectors(ctx, mine.map((s, j) => scoringIds(ctx.tok, prompt(ctx, s), hindsightTexts[j], ctx.job.sequences, ctx.mcfg.maxSeqLen))));
   const tableT = tf.tensor2d(table.rows, [table.numRows, d]);
   const ndcg = async (vecs: Float32Array) => {
     const pos = new Map(samples.map((s, i) => [s, i]));
@@ -513,7 +530,7 @@ async function evaluateBackbone(ctx: BackboneContext) {
   };
   try {
     const c = readoutCosines(direct, table.rows.subarray(d), d); // real items only (row 0 is the pad)
-    return { direct: await ndcg(direct), reasoning: await ndcg(withReasoning), cos: [c.userUser, c.itemItem, c.userItem] as [number, number, number] };
+    return { direct: await ndcg(direct), reasoning: await ndcg(withReasoning), hindsight: await ndcg(withHindsight), cos: [c.userUser, c.itemItem, c.userItem] as [number, number, number] };
   } finally {
     tableT.dispose();
   }
@@ -548,7 +565,7 @@ export async function backboneRank(job: BackboneJob, comm: Collective, hooks?: B
   const opt = initAdamW(params);
   const curves: BackboneCurves = {
     step: [], loss: [], lmLoss: [], gradNorm: [], lr: [], evalStep: [], samplesSeen: [],
-    validNdcg10Direct: [], validNdcg10Reasoning: [], cosUserUser: [], cosItemItem: [], cosUserItem: [],
+    validNdcg10Direct: [], validNdcg10Reasoning: [], validNdcg10Hindsight: [], cosUserUser: [], cosItemItem: [], cosUserItem: [],
   };
   const latest = path.join(job.workDir, 'latest');
   const best = path.join(job.workDir, 'best');
@@ -563,6 +580,8 @@ export async function backboneRank(job: BackboneJob, comm: Collective, hooks?: B
     bestMetric = Number(ck.state?.bestMetric ?? -Infinity);
     bestStep = Number(ck.state?.bestStep ?? 0);
     Object.assign(curves, ck.state?.curves ?? {});
+    // a run begun before the hindsight read-out was recorded: NaN for its earlier evaluations
+    if (!Array.isArray(curves.validNdcg10Hindsight)) curves.validNdcg10Hindsight = curves.evalStep.map(() => NaN);
   }
   const evaluate = async (step: number) => {
     if (job.validIdx.length) {
@@ -571,6 +590,7 @@ export async function backboneRank(job: BackboneJob, comm: Collective, hooks?: B
       curves.samplesSeen.push(step * cfg.usersPerStep);
       curves.validNdcg10Direct.push(e.direct);
       curves.validNdcg10Reasoning.push(e.reasoning);
+      curves.validNdcg10Hindsight.push(e.hindsight);
       curves.cosUserUser.push(e.cos[0]);
       curves.cosItemItem.push(e.cos[1]);
       curves.cosUserItem.push(e.cos[2]);
