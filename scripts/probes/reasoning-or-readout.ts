@@ -1,0 +1,77 @@
+// Probe: does a RecPO gain come from the reasoning or from the read-out? Two checkpoints of the same model (BEFORE,
+// e.g. R²ec's step 0, and AFTER, its kept checkpoint) each write their greedy reasoning for N seeded valid samples
+// (the methods' selection subset), and each read-out scores each set of texts: four valid NDCG@10 values.
+// writer effect = AFTER's read-out on AFTER's texts − on BEFORE's texts (what the new reasoning is worth);
+// reader effect = AFTER's read-out − BEFORE's read-out, both on BEFORE's texts (what the weights alone are worth);
+// paired by sample.
+//   R2EC_DATA_DIR=../shared/data BEFORE=<checkpoint> AFTER=<checkpoint> N=2000 node --import tsx scripts/probes/reasoning-or-readout.ts
+// Results: results/recpo-budget/README.md ("Reasoning or read-out?").
+import { initBackend, tf } from '../../lib/model/backend';
+import { loadDataset } from '../../lib/data';
+import { defaultConfig, methodRecConfig } from '../../lib/experiment/config';
+import { loadCheckpoint } from '../../lib/model/checkpoint';
+import { SOLO } from '../../lib/train/parallel';
+import { makeContext, refreshItemTable, promptIds, scoringIds, catalogScores, disposeContext, type RecContext } from '../../lib/train/recpo/context';
+import { greedyTexts } from '../../lib/model/generate';
+import { encodeSequences } from '../../lib/model/readout';
+import { evaluateRanking, type EvalResult } from '../../lib/eval/evaluate';
+import { evalSubset } from '../../lib/eval/subsets';
+import { pairedComparison } from '../../lib/eval/stats';
+
+(async () => {
+  await initBackend({ log: false });
+  const before = process.env.BEFORE, after = process.env.AFTER;
+  if (!before || !after) throw new Error('set BEFORE and AFTER to checkpoint folders');
+  const ds = await loadDataset('ml-100k');
+  const cfg = defaultConfig('quick', 'ml-100k');
+  const rec = methodRecConfig(cfg, { name: 'R²ec', kind: 'r2ec' } as never);
+  const idx = evalSubset(ds.samples.valid.length, Number(process.env.N ?? 2000), cfg.seed, 'valid');
+  const samples = idx.map((i) => ds.samples.valid[i]);
+  const open = (dir: string): RecContext => {
+    const ck = loadCheckpoint(dir);
+    const ctx = makeContext({ method: 'probe', dataset: ds, tokenizer: ck.tokenizer, model: ck.config as never, initCheckpoint: dir, config: rec, validIdx: [], testIdx: [], workDir: '/tmp/r2ec-probe', latencyRequests: 0, keepTexts: 0, eval: { ks: [10], maskHistory: true } }, SOLO);
+    refreshItemTable(ctx);
+    return ctx;
+  };
+  const bs = rec.evalBatch;
+  const texts = (ctx: RecContext) => {
+    const out: string[] = [];
+    for (let s = 0; s < samples.length; s += bs) {
+      out.push(...greedyTexts(ctx.params, ctx.mcfg, ctx.tok, samples.slice(s, s + bs).map((x) => promptIds(ctx, x)), rec.rollout.maxNewTokens, bs).texts);
+    }
+    return out;
+  };
+  const score = async (reader: RecContext, written: string[]): Promise<EvalResult> => {
+    const d = reader.mcfg.dModel;
+    const seqs = samples.map((s, i) => scoringIds(reader, promptIds(reader, s), written[i]));
+    const users = tf.tensor2d(encodeSequences(reader.params, reader.mcfg, seqs, rec.pooling, bs), [samples.length, d]);
+    const pos = new Map(samples.map((s, i) => [s, i]));
+    try {
+      return await evaluateRanking(ds, samples, async (batch) =>
+        tf.tidy(() => catalogScores(reader, tf.gather(users, tf.tensor1d(batch.map((s) => pos.get(s)!), 'int32')) as tf.Tensor2D)), { ks: [10], batchSize: 128, maskHistory: true });
+    } finally {
+      users.dispose();
+    }
+  };
+  const b = open(before), a = open(after);
+  const tb = texts(b), ta = texts(a);
+  const cells = { bb: await score(b, tb), ba: await score(b, ta), ab: await score(a, tb), aa: await score(a, ta) };
+  const f = (x: number) => x.toFixed(4);
+  console.log(`valid NDCG@10 over ${samples.length} samples (rows: read-out, columns: reasoning)`);
+  console.log(`                 BEFORE's texts  AFTER's texts`);
+  console.log(`BEFORE read-out  ${f(cells.bb.metrics['NDCG@10'])}          ${f(cells.ba.metrics['NDCG@10'])}`);
+  console.log(`AFTER read-out   ${f(cells.ab.metrics['NDCG@10'])}          ${f(cells.aa.metrics['NDCG@10'])}`);
+  const t = (x: EvalResult, y: EvalResult, what: string) => {
+    const c = pairedComparison(x, y, 'NDCG@10');
+    console.log(`${what}: ${c.meanDiff >= 0 ? '+' : ''}${f(c.meanDiff)} (95% CI [${f(c.ci[0])}, ${f(c.ci[1])}], p = ${c.p.toPrecision(2)})`);
+  };
+  t(cells.aa, cells.bb, 'total (AFTER − BEFORE)');
+  t(cells.ab, cells.bb, 'reader effect (on BEFORE\'s texts)');
+  t(cells.aa, cells.ab, 'writer effect (AFTER\'s read-out)');
+  t(cells.ba, cells.bb, 'writer effect (BEFORE\'s read-out)');
+  const changed = ta.filter((x, i) => x !== tb[i]).length;
+  console.log(`texts changed: ${changed} of ${samples.length}; e.g.\n  before: ${JSON.stringify(tb[0])}\n  after:  ${JSON.stringify(ta[0])}`);
+  disposeContext(a);
+  disposeContext(b);
+  console.log('tensors', tf.memory().numTensors);
+})();
