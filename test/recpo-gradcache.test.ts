@@ -14,8 +14,11 @@ import { prepareLanguageModel, type PreparedLM } from '../lib/experiment/languag
 import { paramGrads } from '../lib/train/grads';
 import { SOLO, runSpmd } from '../lib/train/parallel';
 import { summedGradsRank } from './helpers/recpo-grads-rank';
-import { makeContext, disposeContext, promptIds, directIds, vectorsOf, type RecJob } from '../lib/train/recpo/context';
-import { contrastiveGradients, exchangeTargets, globalBatch, inBatchLogProbs } from '../lib/train/recpo/step';
+import { makeContext, disposeContext, promptIds, directIds, vectorsOf, refreshItemTable, type RecJob } from '../lib/train/recpo/context';
+import { contrastiveGradients, exchangeTargets, globalBatch, inBatchLogProbs, recpoStep } from '../lib/train/recpo/step';
+import { initAdamW } from '../lib/train/optimizer';
+import { loadCheckpoint, paramsToArrays } from '../lib/model/checkpoint';
+import { shippedBackboneRoot } from '../lib/util/env';
 import { encodeSequences } from '../lib/model/readout';
 import type { ItemGradient } from '../lib/train/recpo/config';
 
@@ -115,4 +118,34 @@ test("itemGradient 'columns' on 2 ranks: the summed gradient equals one rank's (
     den += one.flat[i] ** 2;
   }
   assert.ok(Math.sqrt(num / den) < 1e-3, `relative difference ${Math.sqrt(num / den)}`);
+});
+
+test('recpo.itemWeight scales the item term of a RecPO step: 0 = the token term only, 2 = twice the item loss', () => {
+  // the shipped synthetic backbone: a random model's rollouts earn the same reward within a group (no advantages)
+  const dir = path.join(shippedBackboneRoot(), 'synthetic');
+  const ck = loadCheckpoint(dir);
+  const quick = makeConfig({ profile: 'quick', dataset: 'synthetic' });
+  const run = (itemWeight: number) => {
+    const base = methodRecConfig(quick, { name: 'R²ec', kind: 'r2ec' });
+    const rec = { ...base, itemWeight, usersPerStep: 4, groupSize: 4, sampledItems: 5, rollout: { ...base.rollout, maxNewTokens: 12 } };
+    const ctx = makeContext({ ...job('columns', 5), tokenizer: ck.tokenizer, model: ck.config as RecJob['model'], initCheckpoint: dir, config: rec }, SOLO);
+    try {
+      refreshItemTable(ctx); // as the loop's step-0 evaluation does
+      const opt = initAdamW(ctx.params);
+      const st = recpoStep(ctx, 1, opt);
+      return { st, weights: paramsToArrays(ctx.params) };
+    } finally {
+      disposeContext(ctx);
+    }
+  };
+  const [w0, w1, w2] = [0, 1, 2].map(run);
+  // the same rollouts and token term (seeded) ...
+  assert.ok(Math.abs(w1.st.lossRec) > 1e-6, `the item term is zero at weight 1: ${JSON.stringify(w1.st)}`);
+  for (const w of [w0, w2]) assert.ok(Math.abs(w.st.lossTok - w1.st.lossTok) < 1e-6, `token loss ${w.st.lossTok} vs ${w1.st.lossTok}`);
+  // ... the item term scaled, and it reaches the update
+  assert.equal(w0.st.lossRec, 0);
+  assert.ok(Math.abs(w2.st.lossRec - 2 * w1.st.lossRec) < 1e-5 * Math.max(1, Math.abs(w1.st.lossRec)), `${w2.st.lossRec} vs 2 × ${w1.st.lossRec}`);
+  const moved = Object.keys(w1.weights).some((k) => w1.weights[k].data.some((x, i) => x !== w0.weights[k].data[i]));
+  assert.ok(moved, 'weight 0 and weight 1 give the same update');
+  assert.throws(() => makeConfig({ profile: 'smoke', dataset: 'synthetic', set: { 'recpo.itemWeight': -1 } }), /recpo\.itemWeight/);
 });

@@ -14,6 +14,7 @@ import { timeRequests } from '../eval/latency';
 import { trainBaseline } from '../baselines/index';
 import { recpoWorld, runRecPO } from '../train/recpo/worker';
 import type { RecCurves, RecResult } from '../train/recpo/loop';
+import type { RecPOConfig } from '../train/recpo/config';
 import { defaultWorld } from '../train/parallel';
 import { writeTable, type Row } from '../report/table';
 import { makeManifest, gitInfo } from '../util/manifest';
@@ -118,6 +119,13 @@ export function storedRanks(e: StoredEval): Float64Array {
 }
 
 export { evalSubset };
+
+/** A method's RecPO config as keyed: fields added later are hashed only when they differ from the behaviour before
+ *  them, so finished results stay reusable (a changed value still changes the key). */
+function keyedRecConfig(rec: RecPOConfig): Omit<RecPOConfig, 'itemWeight'> & { itemWeight?: number } {
+  const { itemWeight, ...rest } = rec;
+  return itemWeight === 1 ? rest : { ...rest, itemWeight };
+}
 
 export function slug(name: string): string {
   return name.normalize('NFKD').replace(/[^\w.-]+/g, '_').replace(/^_+|_+$/g, '') || 'method';
@@ -273,7 +281,7 @@ export async function runExperiment(cfgIn: ExperimentConfig, hooks: ExperimentHo
     const t0 = performance.now();
     if (lm) methodBackbones[m.name] = lm.key;
     const hashInput = lm
-      ? { ...common, rec: methodRecConfig(cfg, m), lm: lm.key, world: recpoWorld(world, methodRecConfig(cfg, m)) }
+      ? { ...common, rec: keyedRecConfig(methodRecConfig(cfg, m)), lm: lm.key, world: recpoWorld(world, methodRecConfig(cfg, m)) }
       : { ...common, kind: m.kind, config: m.kind === 'popularity' ? null : local[m.kind as 'sasrec' | 'gru4rec' | 'caser'], data: ds.provenance.key };
     const configHash = sha256(stableStringify(hashInput)).slice(0, 16);
     if (cfg.resume && fs.existsSync(file)) {

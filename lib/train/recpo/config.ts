@@ -39,6 +39,13 @@ export interface RecPOConfig {
   /** KL penalty to the frozen starting model (k3 estimator per token); 0 = none, as in the paper */
   klCoef: number;
   objective: 'eq8' | 'reference-code';
+  /**
+   * weight of the item term against the token term (Eq. 8 adds them: 1). 0 = the token term only: the read-out then
+   * moves only through the weights it shares with the reasoning. Measured from the shipped ml-100k backbone (lr 1e-4,
+   * KL 0.1, 200 steps; scripts/probes/reasoning-or-readout.ts): the new texts were worth +.0071 to the new read-out while
+   * the new read-out lost .0064 on the old texts — results/recpo-budget/README.md
+   */
+  itemWeight: number;
   /** mask duplicate in-batch items of the target in the item term (the code does not, spec §7.7) */
   dedupeInBatch: boolean;
   /**
@@ -91,6 +98,7 @@ export const RECPO_DEFAULTS: RecPOConfig = {
   clipHigh: 0.28,
   klCoef: 0,
   objective: 'eq8',
+  itemWeight: 1,
   dedupeInBatch: true,
   sampledItems: 256,
   // 'columns': measured from the ml-100k quick backbone (8 users a step, 40 steps, lr 1e-5, valid NDCG@10 from .0768):
@@ -125,6 +133,7 @@ export function validateRecPOConfig(r: RecPOConfig, limits: { maxSeqLen: number;
   int(r.groupSize, `${prefix}.groupSize`, 2);
   if (!['grpo', 'rloo'].includes(r.advantage)) throw new ConfigError(`${prefix}.advantage`, `must be "grpo" or "rloo", got ${JSON.stringify(r.advantage)}`);
   if (!['eq8', 'reference-code'].includes(r.objective)) throw new ConfigError(`${prefix}.objective`, `must be "eq8" or "reference-code", got ${JSON.stringify(r.objective)}`);
+  if (typeof r.itemWeight !== 'number' || !(r.itemWeight >= 0)) throw new ConfigError(`${prefix}.itemWeight`, `must be a number ≥ 0, got ${JSON.stringify(r.itemWeight)}`);
   validateRecHead(r.head, `${prefix}.head`);
   validatePooling(r.pooling, `${prefix}.pooling`);
   validateSampling(r.rollout, `${prefix}.rollout`);

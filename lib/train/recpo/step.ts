@@ -405,9 +405,9 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
         if (epoch === 0) oldItemLogp[u] = Float32Array.from(itemLogp.dataSync() as Float32Array);
         const rho = tf.exp(tf.sub(itemLogp, tf.tensor1d(oldItemLogp[u])));
         const recW = tf.tensor1d(itemTermWeights(gAdv, gBest, G, nGroupsGlobal, cfg.objective));
-        const lossRec = (cfg.objective === 'eq8'
+        const lossRec = tf.mul(cfg.objective === 'eq8'
           ? tf.neg(tf.sum(ppoTerm(rho, recW, cfg.clipLow, cfg.clipHigh)))
-          : tf.neg(tf.sum(tf.mul(rho, recW)))) as tf.Scalar;
+          : tf.neg(tf.sum(tf.mul(rho, recW))), cfg.itemWeight) as tf.Scalar;
         partTok = lossTok.dataSync()[0];
         partRec = lossRec.dataSync()[0];
         return tf.add(loss, lossRec) as tf.Scalar;
