@@ -305,7 +305,9 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
   let lastNorm = 0;
   for (let epoch = 0; epoch < cfg.updateEpochs; epoch++) {
     const acc: Record<string, tf.Tensor> = {};
-    const leaf = ib ? columnLeaf(ctx, ib) : undefined;
+    // itemWeight 0: no item term, so no columns to encode with gradient (the same update, without its cost)
+    const itemTerm = cfg.itemWeight > 0;
+    const leaf = ib && itemTerm ? columnLeaf(ctx, ib) : undefined;
     const dCols = leaf ? new Float32Array(leaf.size) : undefined;
     const vars = leaf ? { ...ctx.params, [COLUMNS]: leaf } : ctx.params;
     for (let u = 0; u < mine.length; u++) {
@@ -385,6 +387,8 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
           partKl = klLoss.dataSync()[0];
           loss = tf.add(loss, klLoss) as tf.Scalar;
         }
+        partTok = lossTok.dataSync()[0];
+        if (!itemTerm) return loss;
         // item term for the best trajectory (Eq. 8, δ_{i,i*}); see itemTermWeights
         let itemLogp: tf.Tensor1D;
         if (cfg.variant === 'cls-head') {
@@ -408,7 +412,6 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
         const lossRec = tf.mul(cfg.objective === 'eq8'
           ? tf.neg(tf.sum(ppoTerm(rho, recW, cfg.clipLow, cfg.clipHigh)))
           : tf.neg(tf.sum(tf.mul(rho, recW))), cfg.itemWeight) as tf.Scalar;
-        partTok = lossTok.dataSync()[0];
         partRec = lossRec.dataSync()[0];
         return tf.add(loss, lossRec) as tf.Scalar;
       }));
