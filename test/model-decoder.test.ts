@@ -1,12 +1,14 @@
 // Decoder invariants (lib/model/decoder.ts): causality, rotary positions are relative, left and right padding give the
 // same hidden states for real tokens, grouped-query attention equals multi-head attention with each key/value head
 // repeated for its consecutive group of query heads (Hugging Face `repeat_kv`), and the post-norm read-out has unit
-// RMS when the final norm weights are one.
+// RMS when the final norm weights are one; a shared prefix run once gives the hidden states and gradients of the full
+// batch.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../lib/model/backend';
 import { modelConfig } from '../lib/model/config';
-import { disposeParams, forward, initParams, padBatch, type Params, type TokenBatch } from '../lib/model/decoder';
+import { disposeParams, forward, forwardSharedPrefix, initParams, padBatch, type Params, type TokenBatch } from '../lib/model/decoder';
+import { paramGrads } from '../lib/train/grads';
 import { makeRng } from '../lib/util/rng';
 
 const CFG = modelConfig('tiny', { vocabSize: 60, maxSeqLen: 64, initStd: 0.3 }); // 4 heads, 2 kv heads
@@ -106,4 +108,34 @@ test('the read-out hidden states are post-norm: unit RMS per token when the fina
     for (let j = 0; j < D; j++) ms += h[t * D + j] ** 2 / D;
     assert.ok(Math.abs(ms - 1) < 1e-4, `token ${t}: mean square ${ms}`);
   }
+});
+
+test('a shared prefix run once gives the full batch\'s hidden states and parameter gradients', () => {
+  const P = 7;
+  const prompt = seq(40, P);
+  // G = 4 continuations of one prompt, one of them empty (the row ends with the prompt)
+  const seqs = [[...prompt, ...seq(41, 3)], [...prompt], [...prompt, ...seq(42, 5)], [...prompt, ...seq(43, 1)]];
+  const T = P + 5;
+  const batch = padBatch(seqs, 'right', 0, T);
+  const full = hidden(params, batch);
+  const shared = tf.tidy(() => forwardSharedPrefix(params, CFG, seqs, T, P).dataSync() as Float32Array);
+  assert.equal(shared.length, full.length);
+  const real = (h: Float32Array) => h.filter((_, i) => batch.mask[Math.floor(i / D)] === 1);
+  assert.ok(maxDiff(real(shared), real(full)) < 1e-4, `hidden states differ by ${maxDiff(real(shared), real(full))}`);
+  // a loss that reads every real position, with different weights per row: gradients through the copies add up
+  const w = tf.tidy(() => tf.mul(tf.randomNormal([4, T, D], 0, 1, 'float32', 5), tf.tensor3d(Float32Array.from(batch.mask), [4, T, 1])));
+  const loss = (h: tf.Tensor3D) => tf.sum(tf.mul(h, w)) as tf.Scalar;
+  const a = paramGrads(params, () => loss(forward(params, CFG, batch)));
+  const b = paramGrads(params, () => loss(forwardSharedPrefix(params, CFG, seqs, T, P)));
+  assert.ok(Math.abs(a.value.dataSync()[0] - b.value.dataSync()[0]) < 1e-3);
+  for (const k of Object.keys(a.grads)) {
+    const ga = a.grads[k].dataSync();
+    const gb = b.grads[k].dataSync();
+    const scale = Math.max(...Array.from(ga, Math.abs));
+    assert.ok(scale > 0, `${k}: no gradient`);
+    assert.ok(maxDiff(ga, gb) < 1e-3 * scale, `${k}: gradients differ by ${maxDiff(ga, gb)} (scale ${scale})`);
+  }
+  tf.dispose([w, a.value, b.value, ...Object.values(a.grads), ...Object.values(b.grads)]);
+  // a prefix the sequences do not share is refused
+  assert.throws(() => forwardSharedPrefix(params, CFG, [seqs[0], seq(44, 9)], T, P), /differ at position/);
 });

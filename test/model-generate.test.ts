@@ -75,6 +75,26 @@ test('KV cache: greedy tokens and log-probs of a left-padded batch equal a full 
   disposeParams(params);
 });
 
+test('repeated prompts share one prefill: sampled tokens and log-probs still match a full forward, no tensors leak', () => {
+  const params = initParams(CFG, 1);
+  const [a, b, c] = prompts(6, [5, 9, 3]);
+  // RecPO's layout: G copies of each user's prompt, users of different lengths
+  const ps = [a, a, a, b, b, b, c, c, c];
+  const sampling: SamplingConfig = { temperature: 1.3, topK: 0, topP: 1, maxNewTokens: 6 };
+  const before = tf.memory().numTensors;
+  const r = generate(params, CFG, ps, sampling, makeRng(11));
+  assert.equal(tf.memory().numTensors, before);
+  assert.equal(checkAgainstFullForward(params, ps, r.tokens, r.logProbs, false), 54);
+  // the copies of one prompt sample independently (same cache, different draws)
+  assert.ok(new Set(r.tokens.slice(0, 3).map((t) => t.join())).size > 1);
+  // greedy copies of one prompt agree with the prompt generated alone
+  const g = generate(params, CFG, [b, a, b], { ...GREEDY, maxNewTokens: 6 }, makeRng(0));
+  const alone = generate(params, CFG, [b], { ...GREEDY, maxNewTokens: 6 }, makeRng(0));
+  assert.deepEqual(g.tokens[0], alone.tokens[0]);
+  assert.deepEqual(g.tokens[2], alone.tokens[0]);
+  disposeParams(params);
+});
+
 test('KV cache: hidden states of incremental decoding equal the full forward of the left-padded batch', () => {
   const params = initParams(CFG, 3);
   const ps = prompts(4, [6, 2, 4]);

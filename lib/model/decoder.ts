@@ -285,6 +285,13 @@ function attentionBias(B: number, H: number, Tq: number, Tk: number, keyMask: Ui
 export interface ForwardOptions {
   /** incremental decoding: the cache is extended in place (old tensors disposed) */
   cache?: KVCache;
+  /**
+   * Keys/values of a prefix that every row continues (per layer [B, nKvHeads, P, Dh], every position visible): read
+   * only, never disposed, and differentiable — the training-time counterpart of `cache` (forwardSharedPrefix).
+   */
+  prefix?: { k: tf.Tensor[]; v: tf.Tensor[]; len: number };
+  /** collect this batch's keys/values per layer into these arrays (tensors of the enclosing scope, not kept) */
+  kvOut?: { k: tf.Tensor4D[]; v: tf.Tensor4D[] };
 }
 
 /**
@@ -298,7 +305,9 @@ export function forward(params: Params, cfg: ModelConfig, batch: TokenBatch, opt
   const Hkv = cfg.nKvHeads;
   const dh = headDim(cfg);
   const cache = opts.cache;
-  const pastLen = cache ? cache.len : 0;
+  const prefix = opts.prefix;
+  if (cache && prefix) throw new R2ecError('forward: a cache and a prefix cannot be combined');
+  const pastLen = cache ? cache.len : prefix ? prefix.len : 0;
   if (pastLen + T > cfg.maxSeqLen) {
     throw new R2ecError(`sequence of ${pastLen + T} tokens exceeds the model context maxSeqLen=${cfg.maxSeqLen}`);
   }
@@ -309,16 +318,18 @@ export function forward(params: Params, cfg: ModelConfig, batch: TokenBatch, opt
   }
   const Tk = pastLen + T;
   let keyMask = batch.mask;
-  if (cache) {
+  if (cache || prefix) {
     keyMask = new Uint8Array(B * Tk);
     for (let b = 0; b < B; b++) {
-      keyMask.set(cache.keyMask.subarray(b * pastLen, (b + 1) * pastLen), b * Tk);
+      if (cache) keyMask.set(cache.keyMask.subarray(b * pastLen, (b + 1) * pastLen), b * Tk);
+      else keyMask.fill(1, b * Tk, b * Tk + pastLen);
       keyMask.set(batch.mask.subarray(b * T, (b + 1) * T), b * Tk + pastLen);
     }
   }
   const newK: tf.Tensor4D[] = [];
   const newV: tf.Tensor4D[] = [];
-  const hidden = tf.tidy(() => {
+  const kvOut: tf.Tensor4D[][] = [[], []];
+  const { hidden } = tf.tidy(() => {
     const ids = tf.tensor1d(batch.ids, 'int32');
     let x = tf.gather(params.embed, ids) as tf.Tensor2D; // [B·T, d]
     if (cfg.embedScale !== undefined) x = tf.mul(x, cfg.embedScale);
@@ -350,6 +361,7 @@ export function forward(params: Params, cfg: ModelConfig, batch: TokenBatch, opt
       const q4 = tf.transpose(tf.reshape(q, [B, T, H, dh]), [0, 2, 1, 3]);
       let k4 = tf.transpose(tf.reshape(k, [B, T, Hkv, dh]), [0, 2, 1, 3]) as tf.Tensor4D;
       let v4 = tf.transpose(tf.reshape(v, [B, T, Hkv, dh]), [0, 2, 1, 3]) as tf.Tensor4D;
+      if (opts.kvOut) kvOut[0].push(k4), kvOut[1].push(v4);
       if (cache) {
         if (pastLen > 0) {
           k4 = tf.concat([cache.k[l], k4], 2);
@@ -357,6 +369,9 @@ export function forward(params: Params, cfg: ModelConfig, batch: TokenBatch, opt
         }
         newK.push(tf.keep(k4));
         newV.push(tf.keep(v4));
+      } else if (prefix) {
+        k4 = tf.concat([prefix.k[l], k4], 2) as tf.Tensor4D;
+        v4 = tf.concat([prefix.v[l], v4], 2) as tf.Tensor4D;
       }
       // Grouped-query attention without copying K/V per query head (a GatherV2 on wasm took ~90% of a decode step):
       // the query heads of kv head i are the consecutive heads i·group…, so [B, H, T, ·] is [B, Hkv, group·T, ·] by a
@@ -388,8 +403,13 @@ export function forward(params: Params, cfg: ModelConfig, batch: TokenBatch, opt
       if (cfg.sandwichNorms) mlpOut = rmsNorm(mlpOut, p('post_mlp_norm'), cfg.normEps, plusOne);
       x = tf.add(x, mlpOut);
     }
-    return tf.reshape(rmsNorm(x, params.final_norm, cfg.normEps, plusOne), [B, T, d]) as tf.Tensor3D;
-  });
+    const out = tf.reshape(rmsNorm(x, params.final_norm, cfg.normEps, plusOne), [B, T, d]) as tf.Tensor3D;
+    return { hidden: out, k: kvOut[0], v: kvOut[1] }; // returned, so the keys/values outlive this tidy
+  }) as { hidden: tf.Tensor3D; k: tf.Tensor4D[]; v: tf.Tensor4D[] };
+  if (opts.kvOut) {
+    opts.kvOut.k.push(...kvOut[0]);
+    opts.kvOut.v.push(...kvOut[1]);
+  }
   if (cache) {
     disposeCache(cache);
     cache.k = newK;
@@ -398,6 +418,51 @@ export function forward(params: Params, cfg: ModelConfig, batch: TokenBatch, opt
     cache.len = Tk;
   }
   return hidden;
+}
+
+/**
+ * Hidden states [B, T, d] of right-padded sequences that all begin with the same `prefixLen` tokens: equal to
+ * `forward(params, cfg, padBatch(seqs, 'right', padId, T))`, but the prefix runs once and its keys/values and hidden
+ * states are copied to every row. RecPO's G rollouts of one user share their prompt, most of each sequence.
+ * Differentiable (the copies' gradients add up in the prefix).
+ */
+export function forwardSharedPrefix(
+  params: Params,
+  cfg: ModelConfig,
+  seqs: number[][],
+  T: number,
+  prefixLen: number,
+  padId = 0,
+): tf.Tensor3D {
+  const B = seqs.length;
+  const P = prefixLen;
+  if (B === 0 || !(P >= 1) || seqs.some((q) => q.length < P || q.length > T)) {
+    throw new R2ecError(`forwardSharedPrefix: prefix of ${P} tokens does not fit sequences of ${seqs.map((q) => q.length)} (T ${T})`);
+  }
+  for (const q of seqs) {
+    for (let t = 0; t < P; t++) if (q[t] !== seqs[0][t]) throw new R2ecError(`forwardSharedPrefix: the sequences differ at position ${t} < ${P}`);
+  }
+  return tf.tidy(() => {
+    const kv = { k: [] as tf.Tensor4D[], v: [] as tf.Tensor4D[] };
+    const pre = forward(params, cfg, padBatch([seqs[0].slice(0, P)], 'right', padId), { kvOut: kv }); // [1, P, d]
+    const copies = tf.zeros([B], 'int32') as tf.Tensor1D;
+    const preRows = tf.gather(pre, copies) as tf.Tensor3D;
+    const Ts = T - P;
+    if (Ts === 0) return preRows;
+    const ids = new Int32Array(B * Ts).fill(padId);
+    const mask = new Uint8Array(B * Ts);
+    const positions = new Int32Array(B * Ts);
+    seqs.forEach((q, b) => {
+      for (let t = P; t < q.length; t++) {
+        ids[b * Ts + t - P] = q[t];
+        mask[b * Ts + t - P] = 1;
+        positions[b * Ts + t - P] = t; // pads keep position 0, as in padBatch
+      }
+    });
+    const suffix: TokenBatch = { B, T: Ts, ids, mask, positions, lengths: seqs.map((q) => q.length - P), side: 'right' };
+    const prefix = { k: kv.k.map((t) => tf.gather(t, copies)), v: kv.v.map((t) => tf.gather(t, copies)), len: P };
+    return tf.concat([preRows, forward(params, cfg, suffix, { prefix })], 1) as tf.Tensor3D;
+  });
 }
 
 export function emptyCache(B: number): KVCache {

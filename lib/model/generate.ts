@@ -2,7 +2,7 @@
 // closes the reasoning, spec §2) or after maxNewTokens. Seeded: sampling draws from our Rng, so a seed reproduces it.
 import { tf } from './backend';
 import type { ModelConfig } from './config';
-import { emptyCache, disposeCache, forward, lmLogits, padBatch, type Params, type TokenBatch } from './decoder';
+import { emptyCache, disposeCache, forward, lmLogits, padBatch, type KVCache, type Params, type TokenBatch } from './decoder';
 import { makeRng, type Rng } from '../util/rng';
 import { ConfigError, R2ecError } from '../util/errors';
 
@@ -149,16 +149,22 @@ export function generate(
   const tokens: number[][] = prompts.map(() => []);
   const logProbs: number[][] = prompts.map(() => []);
   const stopped = new Array<boolean>(B).fill(false);
+  // Identical prompts (RecPO's G rollouts of one user) share one prefill: the prompt is encoded once and its cache
+  // rows are copied to every row that asked for it, so the prompt's cost is paid per user, not per rollout.
+  const { unique, rowOf } = uniquePrompts(prompts);
   const cache = emptyCache(B);
   let batch: TokenBatch = padBatch(prompts, 'left', padId);
   const lengths = prompts.map((p) => p.length);
   try {
     for (let step = 0; step < sampling.maxNewTokens; step++) {
-      const last = tf.tidy(() => {
-        const h = forward(params, cfg, batch, { cache });
-        const lastH = tf.reshape(tf.slice(h, [0, h.shape[1] - 1, 0], [B, 1, cfg.dModel]), [B, cfg.dModel]);
-        return lmLogits(params, lastH as tf.Tensor2D, cfg);
-      });
+      const last =
+        step === 0 && unique.length < B
+          ? sharedPrefill(params, cfg, unique, rowOf, padId, cache)
+          : tf.tidy(() => {
+              const h = forward(params, cfg, batch, { cache });
+              const lastH = tf.reshape(tf.slice(h, [0, h.shape[1] - 1, 0], [B, 1, cfg.dModel]), [B, cfg.dModel]);
+              return lmLogits(params, lastH as tf.Tensor2D, cfg);
+            });
       const vals = last.dataSync() as Float32Array;
       last.dispose();
       const next = new Int32Array(B);
@@ -185,6 +191,60 @@ export function generate(
     disposeCache(cache);
   }
   return { tokens, logProbs, stopped };
+}
+
+/** The distinct prompts and, for every prompt, the index of its distinct copy. */
+function uniquePrompts(prompts: number[][]): { unique: number[][]; rowOf: Int32Array } {
+  const seen = new Map<string, number>();
+  const unique: number[][] = [];
+  const rowOf = new Int32Array(prompts.length);
+  prompts.forEach((p, i) => {
+    const key = p.join(',');
+    let u = seen.get(key);
+    if (u === undefined) {
+      seen.set(key, (u = unique.length));
+      unique.push(p);
+    }
+    rowOf[i] = u;
+  });
+  return { unique, rowOf };
+}
+
+/**
+ * Prefill of the distinct prompts, expanded to every row: fills `cache` (B rows) and returns the last position's
+ * logits [B, V]. Left padding is the same as in the full batch (the longest prompt is among the distinct ones), so
+ * every row's keys, values and mask are those the full prefill would compute.
+ */
+function sharedPrefill(
+  params: Params,
+  cfg: ModelConfig,
+  unique: number[][],
+  rowOf: Int32Array,
+  padId: number,
+  cache: KVCache,
+): tf.Tensor2D {
+  const U = unique.length;
+  const B = rowOf.length;
+  const uCache = emptyCache(U);
+  try {
+    const batch = padBatch(unique, 'left', padId);
+    const logits = tf.tidy(() => {
+      const h = forward(params, cfg, batch, { cache: uCache });
+      const lastH = tf.reshape(tf.slice(h, [0, h.shape[1] - 1, 0], [U, 1, cfg.dModel]), [U, cfg.dModel]);
+      return tf.gather(lmLogits(params, lastH as tf.Tensor2D, cfg), rowOf) as tf.Tensor2D;
+    });
+    const rows = tf.tensor1d(rowOf, 'int32');
+    cache.k = uCache.k.map((t) => tf.gather(t, rows) as tf.Tensor4D);
+    cache.v = uCache.v.map((t) => tf.gather(t, rows) as tf.Tensor4D);
+    rows.dispose();
+    const T = uCache.len;
+    cache.keyMask = new Uint8Array(B * T);
+    for (let b = 0; b < B; b++) cache.keyMask.set(uCache.keyMask.subarray(rowOf[b] * T, (rowOf[b] + 1) * T), b * T);
+    cache.len = T;
+    return logits;
+  } finally {
+    disposeCache(uCache);
+  }
 }
 
 /** `generate` plus the decoded text of each continuation (special tokens such as the closing `<answer>` dropped). */

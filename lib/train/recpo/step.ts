@@ -11,7 +11,7 @@
 // Also the w/o-reasoning step (paper Table 2): the in-batch contrastive loss of Eq. 1 on the direct read-out.
 // Ranks exchange gradients (summed) and the detached in-batch target vectors (the code's "gather negatives across GPUs").
 import { tf } from '../../model/backend';
-import { forward, lmLogits, padBatch } from '../../model/decoder';
+import { forward, forwardSharedPrefix, lmLogits, padBatch, type Params } from '../../model/decoder';
 import { tokenLogProbs } from '../../model/losses';
 import { generateText } from '../../model/generate';
 import { readOut, encodeSequences } from '../../model/readout';
@@ -269,6 +269,14 @@ function applyUpdate(ctx: RecContext, acc: Record<string, tf.Tensor>, opt: AdamW
 }
 
 /**
+ * Hidden states [G, T, d] of one user's G scoring sequences (right-padded to T): they share the prompt's P tokens,
+ * which run once (forwardSharedPrefix; the same values and gradients as the full batch, ~G× less prompt compute).
+ */
+function groupHidden(params: Params, ctx: RecContext, chunk: number[][], T: number, P: number): tf.Tensor3D {
+  return chunk.length > 1 ? forwardSharedPrefix(params, ctx.mcfg, chunk, T, P) : forward(params, ctx.mcfg, padBatch(chunk, 'right', 0, T));
+}
+
+/**
  * R²ec / cls-head step on this rank's users. The trajectories are processed one group (one user's G rollouts) at a
  * time, gradients adding up over the groups before one optimizer step — the reference code's mini-batches of one
  * group (spec §4.5), which also bounds memory. Each chunk re-encodes this rank's batch targets with gradient (4(b)).
@@ -315,6 +323,7 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
       const rowsIdx = Array.from({ length: G }, (_, j) => u * G + j);
       const chunk = rowsIdx.map((i) => seqs[i]);
       const T = Math.max(...chunk.map((q) => q.length));
+      const P = prompts[u * G].length; // the group's shared prompt
       // completion tokens of the chunk: predicted from position t−1
       const rows: number[] = [];
       const acts: number[] = [];
@@ -329,8 +338,7 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
       let refLogp: Float32Array | undefined;
       if (cfg.klCoef > 0 && ctx.reference) {
         const lp = tf.tidy(() => {
-          const bt = padBatch(chunk, 'right', 0, T);
-          const h = tf.reshape(forward(ctx.reference!, ctx.mcfg, bt), [G * T, d]) as tf.Tensor2D;
+          const h = tf.reshape(groupHidden(ctx.reference!, ctx, chunk, T, P), [G * T, d]) as tf.Tensor2D;
           const lg = lmLogits(ctx.reference!, tf.gather(h, tf.tensor1d(rows, 'int32')) as tf.Tensor2D, ctx.mcfg);
           return tokenLogProbs(lg, tf.tensor1d(acts, 'int32'));
         });
@@ -342,7 +350,7 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
       let partKl = 0;
       const { value, grads } = timed('forward/backward', () => paramGrads(vars, () => {
         const bt = padBatch(chunk, 'right', 0, T);
-        const hidden = forward(ctx.params, ctx.mcfg, bt);
+        const hidden = groupHidden(ctx.params, ctx, chunk, T, P);
         const users = readOut(hidden, bt, cfg.pooling); // [G, d]
         if (epoch === 0) timed('reward', () => {
           // 2. reward pass (same forward, no dropout) against the cached table; 3–4. advantages, best trajectory
