@@ -6,7 +6,7 @@ import { tf, initBackend, nativeStatus } from '../lib/model/backend';
 import { modelConfig } from '../lib/model/config';
 import { generate, type SamplingConfig } from '../lib/model/generate';
 import { TRAIN_SHAPES, shapeLabel, shapeModel, type ShapeName } from '../lib/cli/bench';
-import { forward, initParams, lmLogits, padBatch } from '../lib/model/decoder';
+import { forward, forwardSharedPrefix, initParams, lmLogits, padBatch } from '../lib/model/decoder';
 import { crossEntropy, tokenLogProbs } from '../lib/model/losses';
 import { readOut } from '../lib/model/readout';
 import { adamWStep, DEFAULT_ADAMW, initAdamW } from '../lib/train/optimizer';
@@ -93,9 +93,11 @@ async function profileStep(shape: string) {
     const cfg = modelConfig('small', { vocabSize: 2000, maxSeqLen: 384 });
     const params = initParams(cfg, 0);
     const rng = makeRng(1);
-    const prompts = Array.from({ length: 16 }, () => Array.from({ length: 280 + rng.int(40) }, () => 3 + rng.int(cfg.vocabSize - 3)));
+    // RecPO's layout on one rank: 4 users' prompts, G = 4 rollouts each (one prefill per prompt, lib/model/generate.ts)
+    const users = Array.from({ length: 4 }, () => Array.from({ length: 280 + rng.int(40) }, () => 3 + rng.int(cfg.vocabSize - 3)));
+    const prompts = users.flatMap((p) => [p, p, p, p]);
     const sampling: SamplingConfig = { temperature: 1.5, topK: 200, topP: 1, maxNewTokens: 32 };
-    label = `generation, small (d ${cfg.dModel}, ${cfg.nLayers} layers, V ${cfg.vocabSize}), 16 prompts of ~300 tokens + 32 sampled`;
+    label = `generation, small (d ${cfg.dModel}, ${cfg.nLayers} layers, V ${cfg.vocabSize}), 4 prompts of ~300 tokens × 4 rollouts + 32 sampled`;
     work = () => void generate(params, cfg, prompts, sampling, makeRng(2));
   } else if (shape === 'recpo') {
     // one RecPO chunk (lib/train/recpo/step.ts): G = 4 trajectories of ~350 tokens (prompt + 32 reasoning tokens),
@@ -103,22 +105,23 @@ async function profileStep(shape: string) {
     const cfg = modelConfig('small', { vocabSize: 2000, maxSeqLen: 384 });
     const params = initParams(cfg, 0);
     const rng = makeRng(1);
-    const trajs = Array.from({ length: 4 }, () => Array.from({ length: 340 + rng.int(20) }, () => 3 + rng.int(cfg.vocabSize - 3)));
+    const prompt = Array.from({ length: 310 }, () => 3 + rng.int(cfg.vocabSize - 3)); // shared by the group (forwardSharedPrefix)
+    const trajs = Array.from({ length: 4 }, () => [...prompt, ...Array.from({ length: 30 + rng.int(20) }, () => 3 + rng.int(cfg.vocabSize - 3))]);
     const items = Array.from({ length: 4 }, () => Array.from({ length: 100 + rng.int(20) }, () => 3 + rng.int(cfg.vocabSize - 3)));
     const bt = padBatch(trajs, 'right');
     const bi = padBatch(items, 'right');
     const rows: number[] = [];
     const acts: number[] = [];
     trajs.forEach((q, j) => {
-      for (let t = q.length - 32; t < q.length; t++) {
+      for (let t = prompt.length; t < q.length; t++) {
         rows.push(j * bt.T + t - 1);
         acts.push(q[t]);
       }
     });
-    label = `RecPO chunk, small (d ${cfg.dModel}, ${cfg.nLayers} layers, V ${cfg.vocabSize}): 4 × ~350 tokens + 4 items × ~110, forward + backward`;
+    label = `RecPO chunk, small (d ${cfg.dModel}, ${cfg.nLayers} layers, V ${cfg.vocabSize}): 4 × ~350 tokens (a shared 310-token prompt) + 4 items × ~110, forward + backward`;
     work = () => {
       const { value, grads } = paramGrads(params, () => {
-        const h = forward(params, cfg, bt);
+        const h = forwardSharedPrefix(params, cfg, trajs, bt.T, prompt.length);
         const u = readOut(h, bt, 'last');
         const iv = readOut(forward(params, cfg, bi), bi, 'last');
         const logits = lmLogits(params, tf.gather(tf.reshape(h, [bt.B * bt.T, cfg.dModel]), tf.tensor1d(rows, 'int32')) as tf.Tensor2D);
