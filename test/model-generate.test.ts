@@ -190,6 +190,16 @@ test('sampleToken: top-k = 1 and a tiny top-p are greedy; ties break to the lowe
     assert.ok(top3.includes(sampleToken(logits, { ...GREEDY, temperature: 5, topK: 3 }, rng)[0]));
   }
   assert.equal(sampleToken(Float32Array.from([1, 3, 3, 0]), GREEDY, rng)[0], 1);
+  // top-k at a tie on its boundary keeps the lowest ids of the tie: ids 1 and 2 of the three 5s, never 3
+  const tied = Float32Array.from([0, 5, 5, 5, 1, 4.5, -2]);
+  const seen = new Set<number>();
+  for (let r = 0; r < 200; r++) seen.add(sampleToken(tied, { ...GREEDY, temperature: 3, topK: 2 }, rng)[0]);
+  assert.deepEqual([...seen].sort(), [1, 2]);
+  // and above the tie, everything larger is kept: top-3 of [5, 5, 5, 4.5 …] is the three 5s
+  for (let r = 0; r < 100; r++) assert.ok([1, 2, 3].includes(sampleToken(tied, { ...GREEDY, temperature: 3, topK: 3 }, rng)[0]));
+  const four = new Set<number>();
+  for (let r = 0; r < 300; r++) four.add(sampleToken(tied, { ...GREEDY, temperature: 3, topK: 4 }, rng)[0]);
+  assert.deepEqual([...four].sort(), [1, 2, 3, 5]);
 });
 
 test('sampleToken: frequencies follow softmax(logits / T) (chi-square, fixed seed)', () => {
