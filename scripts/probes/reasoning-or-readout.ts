@@ -11,9 +11,8 @@ import { loadDataset } from '../../lib/data';
 import { defaultConfig, methodRecConfig } from '../../lib/experiment/config';
 import { loadCheckpoint } from '../../lib/model/checkpoint';
 import { SOLO } from '../../lib/train/parallel';
-import { makeContext, refreshItemTable, promptIds, scoringIds, catalogScores, disposeContext, type RecContext } from '../../lib/train/recpo/context';
-import { greedyTexts } from '../../lib/model/generate';
-import { encodeSequences } from '../../lib/model/readout';
+import { makeContext, refreshItemTable, catalogScores, disposeContext, type RecContext } from '../../lib/train/recpo/context';
+import { reasoningOf, readOutAfter } from '../../lib/train/recpo/evaluate';
 import { evaluateRanking, type EvalResult } from '../../lib/eval/evaluate';
 import { evalSubset } from '../../lib/eval/subsets';
 import { pairedComparison } from '../../lib/eval/stats';
@@ -33,18 +32,9 @@ import { pairedComparison } from '../../lib/eval/stats';
     refreshItemTable(ctx);
     return ctx;
   };
-  const bs = rec.evalBatch;
-  const texts = (ctx: RecContext) => {
-    const out: string[] = [];
-    for (let s = 0; s < samples.length; s += bs) {
-      out.push(...greedyTexts(ctx.params, ctx.mcfg, ctx.tok, samples.slice(s, s + bs).map((x) => promptIds(ctx, x)), rec.rollout.maxNewTokens, bs).texts);
-    }
-    return out;
-  };
+  const texts = (ctx: RecContext) => reasoningOf(ctx, samples, rec.rollout.maxNewTokens).texts;
   const score = async (reader: RecContext, written: string[]): Promise<EvalResult> => {
-    const d = reader.mcfg.dModel;
-    const seqs = samples.map((s, i) => scoringIds(reader, promptIds(reader, s), written[i]));
-    const users = tf.tensor2d(encodeSequences(reader.params, reader.mcfg, seqs, rec.pooling, bs), [samples.length, d]);
+    const users = tf.tensor2d(readOutAfter(reader, samples, written), [samples.length, reader.mcfg.dModel]);
     const pos = new Map(samples.map((s, i) => [s, i]));
     try {
       return await evaluateRanking(ds, samples, async (batch) =>

@@ -18,26 +18,42 @@ export interface UserEncoding {
   tokens: number[][];
 }
 
-/** Greedy reasoning + read-out for `samples` on this rank, `evalBatch` samples at a time. */
-export function encodeUsers(ctx: RecContext, samples: Sample[], greedyTokens: number): UserEncoding {
+/** Greedy reasoning of `samples` (none for the no-reasoning variant), `evalBatch` prompts at a time. */
+export function reasoningOf(ctx: RecContext, samples: Sample[], greedyTokens: number): { texts: string[]; tokens: number[][] } {
+  if (ctx.cfg.variant === 'no-reasoning') return { texts: samples.map(() => ''), tokens: samples.map(() => []) };
+  const bs = ctx.cfg.evalBatch;
+  const texts: string[] = [];
+  const tokens: number[][] = [];
+  for (let s = 0; s < samples.length; s += bs) {
+    const gen = greedyTexts(ctx.params, ctx.mcfg, ctx.tok, samples.slice(s, s + bs).map((x) => promptIds(ctx, x)), greedyTokens, bs);
+    texts.push(...gen.texts);
+    tokens.push(...gen.tokens);
+  }
+  return { texts, tokens };
+}
+
+/**
+ * User vectors [N·d] of `samples` read out after the given reasoning texts (any model's: the reasoning-or-read-out
+ * probe crosses them), `evalBatch` samples at a time; the no-reasoning variant reads right after the prompt.
+ */
+export function readOutAfter(ctx: RecContext, samples: Sample[], texts: string[]): Float32Array {
   const bs = ctx.cfg.evalBatch;
   const d = ctx.mcfg.dModel;
   const vecs = new Float32Array(samples.length * d);
-  const tokens: number[][] = [];
   for (let s = 0; s < samples.length; s += bs) {
-    const prompts = samples.slice(s, s + bs).map((x) => promptIds(ctx, x));
-    let seqs: number[][];
-    if (ctx.cfg.variant === 'no-reasoning') {
-      seqs = prompts.map((p) => directIds(ctx, p));
-      prompts.forEach(() => tokens.push([]));
-    } else {
-      const gen = greedyTexts(ctx.params, ctx.mcfg, ctx.tok, prompts, greedyTokens, bs);
-      tokens.push(...gen.tokens);
-      seqs = prompts.map((p, i) => scoringIds(ctx, p, gen.texts[i]));
-    }
+    const seqs = samples.slice(s, s + bs).map((x, i) => {
+      const p = promptIds(ctx, x);
+      return ctx.cfg.variant === 'no-reasoning' ? directIds(ctx, p) : scoringIds(ctx, p, texts[s + i]);
+    });
     vecs.set(encodeSequences(ctx.params, ctx.mcfg, seqs, ctx.cfg.pooling, bs), s * d);
   }
-  return { vecs, tokens };
+  return vecs;
+}
+
+/** Greedy reasoning + read-out for `samples` on this rank. */
+export function encodeUsers(ctx: RecContext, samples: Sample[], greedyTokens: number): UserEncoding {
+  const { texts, tokens } = reasoningOf(ctx, samples, greedyTokens);
+  return { vecs: readOutAfter(ctx, samples, texts), tokens };
 }
 
 /** Evaluate `samples` split over ranks; every rank returns the same EvalResult (computed on each). */
