@@ -304,6 +304,45 @@ test('hindsightShare: each text names the target or the history, about that shar
   for (const c of [mixed, none, all, history]) Object.values(c.params).forEach((p) => p.dispose());
 });
 
+test("nextNames 'title': Next: names the target's title with hindsight, else a popular title of the history's top attribute the history lacks", () => {
+  const tok = tokenizerFromJSON(tokJson);
+  const attrs = itemAttributes(ds);
+  const byTitle = new Map(ds.items.map((it, id) => [it.title, id]));
+  const nextOf = (ids: number[]) => {
+    const text = tok.decode(ids);
+    return text.slice(text.lastIndexOf('Next: ') + 6, text.lastIndexOf('.<answer>'));
+  };
+  const target = makeBackboneContext(job({ reasoningShare: 1, reasoningAim: 'target', nextNames: 'title', chunk: 8 }), SOLO);
+  const guess = makeBackboneContext(job({ reasoningShare: 1, nextNames: 'title', chunk: 8 }), SOLO);
+  const trainFreq = new Map<number, number>();
+  for (const x of ds.samples.train) trainFreq.set(x.target.item, (trainFreq.get(x.target.item) ?? 0) + 1);
+  let guesses = 0;
+  const named = new Set<number>();
+  for (const step of [0, 1, 2]) {
+    const [t, g] = [target, guess].map((c) => stepBatch(c, step));
+    t.users.forEach((u, i) => assert.equal(nextOf(t.sequences[i].ids), ds.items[u.target.item].title));
+    g.users.forEach((u, i) => {
+      const id = byTitle.get(nextOf(g.sequences[i].ids));
+      if (id === undefined) return; // no item of the top attribute outside the history: attributes are named
+      guesses++;
+      named.add(id);
+      const shown = u.history.slice(-SEQ.history);
+      assert.ok(!u.history.some((h) => h.item === id), 'the guess is not one of the history');
+      assert.ok((trainFreq.get(id) ?? 0) > 0, 'the guess is a train target');
+      // it shares the attribute the shown history has most often
+      const counts = new Map<string, number>();
+      for (const h of shown) for (const a of attrs[h.item] ?? []) if (!/^\d{3,4}0s$/.test(a)) counts.set(a, (counts.get(a) ?? 0) + 1);
+      const max = Math.max(...counts.values());
+      assert.ok((attrs[id] ?? []).some((a) => counts.get(a) === max), `guess ${id} lacks the history's top attribute`);
+    });
+  }
+  assert.ok(guesses >= 12 && named.size > 1, `${guesses} guesses, ${named.size} distinct`);
+  // validated (the default is not hashed into the key: test/backbones-shipped.test.ts checks the shipped keys)
+  assert.throws(() => validateBackboneConfig({ ...BACKBONE_DEFAULTS, nextNames: 'titles' as never }), /backbone\.nextNames/);
+  assert.throws(() => validateBackboneConfig({ ...BACKBONE_DEFAULTS, nextNames: 'title', reasoningStyle: 'full' }), /backbone\.nextNames.*brief/);
+  for (const c of [target, guess]) Object.values(c.params).forEach((p) => p.dispose());
+});
+
 test('mean pairwise cosine: parallel rows → 1, orthogonal → 0, user–item block', () => {
   assert.ok(Math.abs(meanPairwiseCosine(Float32Array.from([1, 0, 2, 0, 3, 0]), 2) - 1) < 1e-6);
   assert.ok(Math.abs(meanPairwiseCosine(Float32Array.from([1, 0, 0, 1]), 2)) < 1e-6);

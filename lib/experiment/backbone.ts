@@ -84,9 +84,10 @@ export function trainingDataFingerprint(ds: Dataset, cfg: ExperimentConfig, toke
  */
 function keyedBackboneConfig(b: BackboneConfig): Record<string, unknown> {
   // validSamples is keyed as the effective selection size (backboneShapingConfig's top-level validSamples)
-  const { reasoningAim, hindsightShare, init, validSamples: _selection, ...rest } = b;
+  const { reasoningAim, hindsightShare, nextNames, init, validSamples: _selection, ...rest } = b;
   return {
     ...rest,
+    ...(nextNames === 'attributes' ? {} : { nextNames }),
     ...(reasoningAim === 'history' ? {} : { reasoningAim }),
     ...(hindsightShare === 1 ? {} : { hindsightShare }),
     ...(init ? { init: checkpointKey(init, 'backbone.init') } : {}),

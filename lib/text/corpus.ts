@@ -205,10 +205,11 @@ export function templatedReasoning(
   targetTimestamp: number,
   rng: Rng,
   style: 'full' | 'brief' = 'full',
-  /** brief style only: what "Next:" names instead of the history's top attributes (targetAim, for training text) */
-  aimAttrs?: string[],
+  /** brief style only: what "Next:" names instead of the history's top attributes — attributes (targetAim) or a
+   *  title (targetTitle, guessTitle), for training text */
+  nextAim?: string[] | { title: string },
 ): { assistant: string; behaviours: ReasoningBehaviour[] } {
-  if (style === 'brief') return briefReasoning(ds, historyFacts(ds, history, targetTimestamp), rng, aimAttrs);
+  if (style === 'brief') return briefReasoning(ds, historyFacts(ds, history, targetTimestamp), rng, nextAim);
   const signals = historySignals(ds);
   const { singular, plural, verb } = ds.domain;
   const past = pastTense(verb);
@@ -336,7 +337,7 @@ export function templatedReasoning(
  * The brief style of templatedReasoning: one short clause per chosen behaviour, from attributes and ratings only,
  * then "Next: {aim}." — e.g. "Mostly Drama, Comedy. Lately Thriller. Avoid Horror (rated 1.0). Next: Drama, Comedy."
  */
-function briefReasoning(ds: Dataset, f: HistoryFacts, rng: Rng, aimAttrs?: string[]): { assistant: string; behaviours: ReasoningBehaviour[] } {
+function briefReasoning(ds: Dataset, f: HistoryFacts, rng: Rng, aimed?: string[] | { title: string }): { assistant: string; behaviours: ReasoningBehaviour[] } {
   const { singular } = ds.domain;
   const say: Partial<Record<ReasoningBehaviour, () => string>> = {};
   const [a0, a1] = f.earlyLate;
@@ -360,7 +361,8 @@ function briefReasoning(ds: Dataset, f: HistoryFacts, rng: Rng, aimAttrs?: strin
   shuffleInPlace(chosen, rng);
   const role = chosen.indexOf('role/scenario');
   if (role > 0) chosen.unshift(...chosen.splice(role, 1));
-  const aim = aimAttrs?.length ? list(aimAttrs) : f.topOr1.length ? list(f.topOr1.slice(0, 2)) : `a ${singular}`;
+  const aim = aimed && !Array.isArray(aimed) ? aimed.title
+    : aimed?.length ? list(aimed) : f.topOr1.length ? list(f.topOr1.slice(0, 2)) : `a ${singular}`;
   const text = [...chosen.map((b) => say[b]!()), `Next: ${aim}.`].join(' ');
   const profile = f.topOr1.length ? f.topOr1.join(', ') : singular;
   return { assistant: `${text}${ANSWER}${profile}${ANSWER_END}`, behaviours: chosen };
@@ -374,6 +376,63 @@ function briefReasoning(ds: Dataset, f: HistoryFacts, rng: Rng, aimAttrs?: strin
  */
 export function targetAim(ds: Dataset, itemId: number): string[] {
   return (itemAttributes(ds)[itemId] ?? []).filter((a) => !isDecade(a)).slice(0, 2);
+}
+
+const guessCache = new WeakMap<Dataset, Map<string, { items: number[]; cum: Float64Array }>>();
+
+/**
+ * A title "Next:" can name without hindsight (backbone.nextNames = 'title'): an item drawn in proportion to its train
+ * popularity among those sharing the history's top attribute, never one of the history — a plausible guess, usually
+ * wrong, as the model's own will be. Undefined when no such item exists (the caller names attributes then).
+ */
+export function guessTitle(ds: Dataset, history: Interaction[], rng: Rng): { title: string } | undefined {
+  const attrs = itemAttributes(ds);
+  const counts = new Map<string, number>();
+  for (const h of history.slice(-MAX_HISTORY_LINES)) for (const a of attrs[h.item] ?? []) if (!isDecade(a)) counts.set(a, (counts.get(a) ?? 0) + 1);
+  let top: string | undefined;
+  for (const [a, c] of counts) if (top === undefined || c > counts.get(top)!) top = a;
+  if (top === undefined) return undefined;
+  let byAttr = guessCache.get(ds);
+  if (!byAttr) {
+    const freq = new Float64Array(ds.items.length);
+    for (const s of ds.samples.train) freq[s.target.item]++;
+    byAttr = new Map();
+    for (let id = 1; id < ds.items.length; id++) {
+      for (const a of attrs[id] ?? []) {
+        if (isDecade(a) || freq[id] === 0) continue;
+        let e = byAttr.get(a);
+        if (!e) byAttr.set(a, (e = { items: [], cum: new Float64Array(0) }));
+        e.items.push(id);
+      }
+    }
+    for (const e of byAttr.values()) {
+      e.cum = new Float64Array(e.items.length);
+      let c = 0;
+      e.items.forEach((id, i) => (e!.cum[i] = c += freq[id]));
+    }
+    guessCache.set(ds, byAttr);
+  }
+  const e = byAttr.get(top);
+  if (!e) return undefined;
+  const seen = new Set(history.map((h) => h.item));
+  const total = e.cum[e.cum.length - 1];
+  for (let tries = 0; tries < 16; tries++) {
+    const u = rng.next() * total;
+    let lo = 0;
+    let hi = e.cum.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (e.cum[mid] > u) hi = mid;
+      else lo = mid + 1;
+    }
+    if (!seen.has(e.items[lo])) return { title: defuseAnswerTags(ds.items[e.items[lo]].title) };
+  }
+  return undefined;
+}
+
+/** The target's title as "Next:" names it with hindsight (backbone.nextNames = 'title'). */
+export function targetTitle(ds: Dataset, itemId: number): { title: string } {
+  return { title: defuseAnswerTags(ds.items[itemId].title) };
 }
 
 /** Assistant turn of an item document: `<answer>{attributes or title}</answer>`. */

@@ -30,7 +30,7 @@ import { recScores, type RecHeadConfig } from '../model/rec-head';
 import { assignParams, hasCheckpoint, loadCheckpoint, paramsToArrays, saveCheckpoint } from '../model/checkpoint';
 import type { Dataset, Sample } from '../data/types';
 import { tokenizerFromJSON, type Tokenizer } from '../text/bpe';
-import { targetAim, templatedReasoning } from '../text/corpus';
+import { guessTitle, targetAim, targetTitle, templatedReasoning } from '../text/corpus';
 import { ANSWER } from '../text/chat';
 import { directIds, itemSequences, scoringIds, userPromptIds, type SequenceConfig } from '../text/sequences';
 import { evaluateRanking } from '../eval/evaluate';
@@ -83,6 +83,13 @@ export interface BackboneConfig {
    * guess is right instead of trusting it outright — the model's own guesses at evaluation are often wrong.
    */
   hindsightShare: number;
+  /**
+   * What the brief reasoning's "Next:" names: 'attributes' (genres/categories: the target's with hindsight, else the
+   * history's top ones) or 'title' (an item's title: the target's with hindsight, else a popular item of the
+   * history's top attribute that the history lacks, lib/text/corpus.ts guessTitle). A named title moves the read-out
+   * toward that item, so rollouts that name different titles differ in reward — a guess the policy can learn.
+   */
+  nextNames: NextNames;
   /** weight of the LM loss on the reasoning tokens (0 = none) */
   lmWeight: number;
   /** sequences per forward/backward chunk (bounds memory, not the result) */
@@ -105,6 +112,7 @@ export interface BackboneConfig {
 }
 
 export type ReasoningAim = 'history' | 'target' | 'target-readout';
+export type NextNames = 'attributes' | 'title';
 export const REASONING_AIMS: readonly ReasoningAim[] = ['history', 'target', 'target-readout'];
 const hindsight = (aim: ReasoningAim) => aim !== 'history';
 
@@ -118,6 +126,7 @@ export const BACKBONE_DEFAULTS: BackboneConfig = {
   reasoningStyle: 'brief',
   reasoningAim: 'history',
   hindsightShare: 1,
+  nextNames: 'attributes',
   lmWeight: 0.2,
   chunk: 32,
   optimizer: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, clipNorm: 1 },
@@ -150,6 +159,8 @@ export function validateBackboneConfig(c: BackboneConfig, prefix = 'backbone'): 
   if (hindsight(c.reasoningAim) && c.reasoningStyle !== 'brief') throw new ConfigError(`${prefix}.reasoningAim`, `"${c.reasoningAim}" needs reasoningStyle "brief" (the full style has no "Next:" clause)`);
   if (!(c.hindsightShare >= 0 && c.hindsightShare <= 1)) throw new ConfigError(`${prefix}.hindsightShare`, `must be in [0, 1], got ${c.hindsightShare}`);
   if (c.hindsightShare !== 1 && !hindsight(c.reasoningAim)) throw new ConfigError(`${prefix}.hindsightShare`, `applies to the target aims only (reasoningAim is "${c.reasoningAim}")`);
+  if (c.nextNames !== 'attributes' && c.nextNames !== 'title') throw new ConfigError(`${prefix}.nextNames`, `must be "attributes" or "title", got ${JSON.stringify(c.nextNames)}`);
+  if (c.nextNames === 'title' && c.reasoningStyle !== 'brief') throw new ConfigError(`${prefix}.nextNames`, `"title" needs reasoningStyle "brief" (the full style has no "Next:" clause)`);
   if (!(c.lmWeight >= 0)) throw new ConfigError(`${prefix}.lmWeight`, `must be ≥ 0, got ${c.lmWeight}`);
   validateAdamW(c.optimizer, `${prefix}.optimizer`);
   validateSchedule(c.schedule, `${prefix}.schedule`);
@@ -281,8 +292,11 @@ function reasoningText(ctx: BackboneContext, s: Sample, rngSeed: number): string
  */
 export function trainingReasoning(ds: Dataset, cfg: BackboneConfig, s: Sample, history: number, rngSeed: number): string {
   const aimed = hindsight(cfg.reasoningAim) && (cfg.hindsightShare >= 1 || makeRng(hashSeed(rngSeed, 'hindsight')).next() < cfg.hindsightShare);
-  const aim = aimed ? targetAim(ds, s.target.item) : undefined;
-  const r = templatedReasoning(ds, s.history.slice(-history), s.target.timestamp, makeRng(rngSeed), cfg.reasoningStyle, aim);
+  const shown = s.history.slice(-history);
+  const aim = cfg.nextNames === 'title'
+    ? (aimed ? targetTitle(ds, s.target.item) : guessTitle(ds, shown, makeRng(hashSeed(rngSeed, 'guess'))))
+    : aimed ? targetAim(ds, s.target.item) : undefined;
+  const r = templatedReasoning(ds, shown, s.target.timestamp, makeRng(rngSeed), cfg.reasoningStyle, aim);
   return r.assistant.slice(0, r.assistant.indexOf(ANSWER) + ANSWER.length);
 }
 
