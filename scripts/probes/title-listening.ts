@@ -56,6 +56,6 @@ import { makeRng } from '../../lib/util/rng';
     const c = k === 'own reasoning' ? undefined : pairedComparison(res[k], res['own reasoning'], 'NDCG@10');
     console.log(`${k.padEnd(22)} NDCG@10 ${res[k].metrics['NDCG@10'].toFixed(4)} HR@10 ${res[k].metrics['HR@10'].toFixed(4)}${c ? `  vs own ${c.meanDiff >= 0 ? '+' : ''}${c.meanDiff.toFixed(4)} (p = ${c.p.toPrecision(2)})` : ''}`);
   }
-  console.log(`e.g. ${JSON.stringify(variants['Next: target title'][0])}`);
+  for (const i of [0, 1, 2]) console.log(`own: ${JSON.stringify(own[i])}\n  with the target's title: ${JSON.stringify(variants['Next: target title'][i])}`);
   disposeContext(ctx);
 })();
