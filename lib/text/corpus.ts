@@ -361,8 +361,10 @@ function briefReasoning(ds: Dataset, f: HistoryFacts, rng: Rng, aimed?: string[]
   shuffleInPlace(chosen, rng);
   const role = chosen.indexOf('role/scenario');
   if (role > 0) chosen.unshift(...chosen.splice(role, 1));
-  const aim = aimed && !Array.isArray(aimed) ? aimed.title
-    : aimed?.length ? list(aimed) : f.topOr1.length ? list(f.topOr1.slice(0, 2)) : `a ${singular}`;
+  let aim = f.topOr1.length ? list(f.topOr1.slice(0, 2)) : `a ${singular}`;
+  if (Array.isArray(aimed)) {
+    if (aimed.length) aim = list(aimed);
+  } else if (aimed) aim = aimed.title;
   const text = [...chosen.map((b) => say[b]!()), `Next: ${aim}.`].join(' ');
   const profile = f.topOr1.length ? f.topOr1.join(', ') : singular;
   return { assistant: `${text}${ANSWER}${profile}${ANSWER_END}`, behaviours: chosen };
