@@ -7,42 +7,18 @@
 //   R2EC_DATA_DIR=../shared/data BEFORE=<checkpoint> AFTER=<checkpoint> N=2000 node --import tsx scripts/probes/reasoning-or-readout.ts
 // Results: results/recpo-budget/README.md ("Reasoning or read-out?").
 import { initBackend, tf } from '../../lib/model/backend';
-import { loadDataset } from '../../lib/data';
-import { defaultConfig, methodRecConfig } from '../../lib/experiment/config';
-import { loadCheckpoint } from '../../lib/model/checkpoint';
-import { SOLO } from '../../lib/train/parallel';
-import { makeContext, refreshItemTable, catalogScores, disposeContext, type RecContext } from '../../lib/train/recpo/context';
-import { reasoningOf, readOutAfter } from '../../lib/train/recpo/evaluate';
-import { evaluateRanking, type EvalResult } from '../../lib/eval/evaluate';
-import { evalSubset } from '../../lib/eval/subsets';
+import { disposeContext, type RecContext } from '../../lib/train/recpo/context';
+import { reasoningOf } from '../../lib/train/recpo/evaluate';
+import type { EvalResult } from '../../lib/eval/evaluate';
 import { pairedComparison } from '../../lib/eval/stats';
+import { makeProbe } from './probe-context';
 
 (async () => {
   await initBackend({ log: false });
   const before = process.env.BEFORE, after = process.env.AFTER;
   if (!before || !after) throw new Error('set BEFORE and AFTER to checkpoint folders');
-  const ds = await loadDataset('ml-100k');
-  const cfg = defaultConfig('quick', 'ml-100k');
-  const rec = methodRecConfig(cfg, { name: 'R²ec', kind: 'r2ec' } as never);
-  const idx = evalSubset(ds.samples.valid.length, Number(process.env.N ?? 2000), cfg.seed, 'valid');
-  const samples = idx.map((i) => ds.samples.valid[i]);
-  const open = (dir: string): RecContext => {
-    const ck = loadCheckpoint(dir);
-    const ctx = makeContext({ method: 'probe', dataset: ds, tokenizer: ck.tokenizer, model: ck.config as never, initCheckpoint: dir, config: rec, validIdx: [], testIdx: [], workDir: '/tmp/r2ec-probe', latencyRequests: 0, keepTexts: 0, eval: { ks: [10], maskHistory: true } }, SOLO);
-    refreshItemTable(ctx);
-    return ctx;
-  };
+  const { rec, samples, open, score } = await makeProbe(Number(process.env.N ?? 2000));
   const texts = (ctx: RecContext) => reasoningOf(ctx, samples, rec.rollout.maxNewTokens).texts;
-  const score = async (reader: RecContext, written: string[]): Promise<EvalResult> => {
-    const users = tf.tensor2d(readOutAfter(reader, samples, written), [samples.length, reader.mcfg.dModel]);
-    const pos = new Map(samples.map((s, i) => [s, i]));
-    try {
-      return await evaluateRanking(ds, samples, async (batch) =>
-        tf.tidy(() => catalogScores(reader, tf.gather(users, tf.tensor1d(batch.map((s) => pos.get(s)!), 'int32')) as tf.Tensor2D)), { ks: [10], batchSize: 128, maskHistory: true });
-    } finally {
-      users.dispose();
-    }
-  };
   const b = open(before), a = open(after);
   const tb = texts(b), ta = texts(a);
   const cells = { bb: await score(b, tb), ba: await score(b, ta), ab: await score(a, tb), aa: await score(a, ta) };

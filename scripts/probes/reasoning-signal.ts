@@ -5,28 +5,20 @@
 //   R2EC_DATA_DIR=../shared/data BACKBONE=backbones/ml-100k TEMPERATURE=1 TOPK=50 U=48 node --import tsx scripts/probes/reasoning-signal.ts
 // Results: results/recpo-budget/README.md ("The read-out barely listens to the reasoning").
 import { initBackend, tf } from '../../lib/model/backend';
-import { loadDataset } from '../../lib/data';
-import { defaultConfig, methodRecConfig } from '../../lib/experiment/config';
-import { loadCheckpoint } from '../../lib/model/checkpoint';
-import { SOLO } from '../../lib/train/parallel';
-import { makeContext, refreshItemTable, promptIds, scoringIds, catalogScores } from '../../lib/train/recpo/context';
+import { promptIds, scoringIds, catalogScores } from '../../lib/train/recpo/context';
 import { generateText } from '../../lib/model/generate';
 import { encodeSequences } from '../../lib/model/readout';
 import { fusedReward } from '../../lib/train/rewards';
 import { makeRng } from '../../lib/util/rng';
 import { meanStd } from '../../lib/eval/stats';
+import { makeProbe } from './probe-context';
 
 (async () => {
   await initBackend({ log: false });
   const T = Number(process.env.TEMPERATURE ?? 1), K = Number(process.env.TOPK ?? 50), G = 8, U = Number(process.env.U ?? 48);
-  const ds = await loadDataset('ml-100k');
-  const cfg = defaultConfig('quick', 'ml-100k');
-  const rec = methodRecConfig(cfg, { name: 'R²ec', kind: 'r2ec' } as never);
+  const { ds, rec, open } = await makeProbe(0);
   rec.rollout = { ...rec.rollout, temperature: T, topK: K };
-  const dir = process.env.BACKBONE ?? 'backbones/ml-100k';
-  const ck = loadCheckpoint(dir);
-  const ctx = makeContext({ method: 'x', dataset: ds, tokenizer: ck.tokenizer, model: ck.config as never, initCheckpoint: dir, config: rec, validIdx: [], testIdx: [], workDir: '/tmp/r2ec-probe', latencyRequests: 0, keepTexts: 0, eval: { ks: [10], maskHistory: true } }, SOLO);
-  refreshItemTable(ctx);
+  const ctx = open(process.env.BACKBONE ?? 'backbones/ml-100k');
   const rng = makeRng(7);
   const train = ds.samples.train;
   let hitR = 0, hitN = 0, missR = 0, missN = 0, within = 0, nW = 0;
