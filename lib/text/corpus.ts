@@ -150,6 +150,19 @@ interface HistoryFacts {
 /** A decade attribute ("1990s"), derived from the item's year (itemAttributes). */
 const isDecade = (a: string) => /^\d{3,4}0s$/.test(a);
 
+/**
+ * Attribute statistics over a history's items (their attribute lists): counts, and the attributes ranked genres/brands
+ * before decades ("1990s" describes taste less well), count descending, then first appearance.
+ */
+function rankedAttributes(itemAttrs: string[][]): { counts: Map<string, number>; ranked: string[] } {
+  const counts = new Map<string, number>();
+  for (const attrs of itemAttrs) for (const a of attrs) counts.set(a, (counts.get(a) ?? 0) + 1);
+  const ranked = [...counts.entries()]
+    .sort((x, y) => Number(isDecade(x[0])) - Number(isDecade(y[0])) || y[1] - x[1])
+    .map(([a]) => a);
+  return { counts, ranked };
+}
+
 function historyFacts(ds: Dataset, history: Interaction[], targetTimestamp: number): HistoryFacts {
   const signals = historySignals(ds);
   const attrsOf = itemAttributes(ds);
@@ -160,13 +173,7 @@ function historyFacts(ds: Dataset, history: Interaction[], targetTimestamp: numb
     delta: signals.timestamps ? formatDelta(targetTimestamp, h.timestamp) : undefined,
   }));
   const n = H.length;
-  // attribute statistics over the history (genres/brands before decades, count desc, then first appearance)
-  const counts = new Map<string, number>();
-  for (const v of H) for (const a of v.attrs) counts.set(a, (counts.get(a) ?? 0) + 1);
-  // decades ("1990s") describe taste less well than genres/brands: rank them after the others
-  const ranked = [...counts.entries()]
-    .sort((x, y) => Number(isDecade(x[0])) - Number(isDecade(y[0])) || y[1] - x[1])
-    .map(([a]) => a);
+  const { counts, ranked } = rankedAttributes(H.map((v) => v.attrs));
   const top = ranked.filter((a) => counts.get(a)! >= 2).slice(0, 3);
   const topOr1 = top.length ? top : ranked.slice(0, 1);
   const membersOf = (a: string) => H.filter((v) => v.attrs.includes(a));
@@ -389,11 +396,8 @@ const guessCache = new WeakMap<Dataset, Map<string, { items: number[]; cum: Floa
  */
 export function guessTitle(ds: Dataset, history: Interaction[], rng: Rng): { title: string } | undefined {
   const attrs = itemAttributes(ds);
-  const counts = new Map<string, number>();
-  for (const h of history.slice(-MAX_HISTORY_LINES)) for (const a of attrs[h.item] ?? []) if (!isDecade(a)) counts.set(a, (counts.get(a) ?? 0) + 1);
-  let top: string | undefined;
-  for (const [a, c] of counts) if (top === undefined || c > counts.get(top)!) top = a;
-  if (top === undefined) return undefined;
+  const top = rankedAttributes(history.slice(-MAX_HISTORY_LINES).map((h) => attrs[h.item] ?? [])).ranked[0];
+  if (top === undefined || isDecade(top)) return undefined;
   let byAttr = guessCache.get(ds);
   if (!byAttr) {
     const freq = new Float64Array(ds.items.length);
