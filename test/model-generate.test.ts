@@ -139,6 +139,30 @@ test('stop tokens end a row (kept in its output); finished rows do not disturb t
   disposeParams(params);
 });
 
+test('allowedTokens: greedy picks the argmax among the allowed ids, log-probs are renormalised over them', () => {
+  const params = initParams(CFG, 4);
+  const ps = prompts(6, [4, 7, 2]);
+  // a rule that depends on what was generated: odd ids after an even step count, even ids otherwise; free at step 3
+  const allowedAt = (n: number) => (n === 3 ? undefined : Array.from({ length: CFG.vocabSize }, (_, i) => i).filter((i) => i % 2 === n % 2));
+  const r = generate(params, CFG, ps, { ...GREEDY, maxNewTokens: 6 }, makeRng(0), [], 0, undefined, (g) => allowedAt(g.length));
+  let compared = 0;
+  ps.forEach((p, b) => {
+    r.tokens[b].forEach((tok, s) => {
+      const ref = lastLogits(params, [...p, ...r.tokens[b].slice(0, s)]);
+      const allowed = allowedAt(s) ?? Array.from({ length: CFG.vocabSize }, (_, i) => i);
+      const best = allowed.reduce((a, i) => (ref[i] > ref[a] ? i : a), allowed[0]);
+      assert.ok(allowed.includes(tok), `row ${b} step ${s}: ${tok} not allowed`);
+      assert.ok(ref[tok] >= ref[best] - 1e-4, `row ${b} step ${s}: ${tok} is not the allowed argmax ${best}`);
+      const sub = Float32Array.from(allowed.map((i) => ref[i]));
+      const lsm = logSoftmax(sub)[allowed.indexOf(tok)];
+      assert.ok(Math.abs(r.logProbs[b][s] - lsm) < 1e-4, `row ${b} step ${s}: log-prob ${r.logProbs[b][s]} vs ${lsm}`);
+      compared++;
+    });
+  });
+  assert.equal(compared, 18);
+  disposeParams(params);
+});
+
 test('sampling: log-probs are the temperature-1 log-softmax of the full forward; same seed → same output', () => {
   const params = initParams(CFG, 6);
   const ps = prompts(7, [4, 8, 2]);

@@ -27,6 +27,9 @@ export function validateSampling(s: SamplingConfig, prefix = 'sampling'): void {
   }
 }
 
+/** What a row may emit next, given its generated ids (undefined: anything). */
+export type AllowedTokens = (generated: readonly number[]) => readonly number[] | undefined;
+
 export interface GenerateResult {
   /** generated ids per row (including the stop token when one was produced) */
   tokens: number[][];
@@ -147,6 +150,11 @@ export function generate(
   padId = 0,
   /** an extra stop test on a row's generated ids (stop strings of Hugging Face tokenizers, lib/text/hf-tokenizer.ts) */
   stopWhen?: (generated: readonly number[]) => boolean,
+  /**
+   * Constrained decoding (Hugging Face's prefix_allowed_tokens_fn): the ids a row may emit next given what it has
+   * generated, or undefined for all. The others are masked before sampling, so log-probs are the constrained ones.
+   */
+  allowedTokens?: AllowedTokens,
 ): GenerateResult {
   validateSampling(sampling);
   const B = prompts.length;
@@ -162,6 +170,7 @@ export function generate(
   const tokens: number[][] = prompts.map(() => []);
   const logProbs: number[][] = prompts.map(() => []);
   const stopped = new Array<boolean>(B).fill(false);
+  const masked = new Float32Array(allowedTokens ? cfg.vocabSize : 0);
   // Identical prompts (RecPO's G rollouts of one user) share one prefill: the prompt is encoded once and its cache
   // rows are copied to every row that asked for it, so the prompt's cost is paid per user, not per rollout.
   const { unique, rowOf } = uniquePrompts(prompts);
@@ -187,7 +196,14 @@ export function generate(
           next[b] = padId;
           continue;
         }
-        const [tok, lp] = sampleToken(vals.subarray(b * cfg.vocabSize, (b + 1) * cfg.vocabSize), sampling, rng);
+        let row = vals.subarray(b * cfg.vocabSize, (b + 1) * cfg.vocabSize);
+        const allowed = allowedTokens?.(tokens[b]);
+        if (allowed !== undefined && allowed.length > 0) {
+          masked.fill(-Infinity);
+          for (const t of allowed) masked[t] = row[t];
+          row = masked;
+        }
+        const [tok, lp] = sampleToken(row, sampling, rng);
         tokens[b].push(tok);
         logProbs[b].push(lp);
         next[b] = tok;
@@ -272,9 +288,10 @@ export function generateText(
   prompts: number[][],
   sampling: SamplingConfig,
   rng: Rng,
+  allowedTokens?: AllowedTokens,
 ): GenerateResult & { texts: string[] } {
   const stopIds = tok.special.answer >= 0 ? [tok.special.answer] : [];
-  const r = generate(params, cfg, prompts, sampling, rng, stopIds, tok.special.pad, tok.stopWhen ? (g) => tok.stopWhen!(g) : undefined);
+  const r = generate(params, cfg, prompts, sampling, rng, stopIds, tok.special.pad, tok.stopWhen ? (g) => tok.stopWhen!(g) : undefined, allowedTokens);
   return { ...r, texts: r.tokens.map((t) => tok.decode(t, { skipSpecial: true })) };
 }
 
@@ -289,12 +306,13 @@ export function greedyTexts(
   prompts: number[][],
   maxNewTokens: number,
   batch: number,
+  allowedTokens?: AllowedTokens,
 ): { tokens: number[][]; texts: string[] } {
   const sampling: SamplingConfig = { ...GREEDY, maxNewTokens };
   const tokens: number[][] = [];
   const texts: string[] = [];
   for (let i = 0; i < prompts.length; i += batch) {
-    const r = generateText(params, cfg, tok, prompts.slice(i, i + batch), sampling, makeRng(0));
+    const r = generateText(params, cfg, tok, prompts.slice(i, i + batch), sampling, makeRng(0), allowedTokens);
     tokens.push(...r.tokens);
     texts.push(...r.texts);
   }

@@ -25,6 +25,12 @@ export interface RecPOConfig {
   groupSize: number;
   /** rollout sampling (temperature, top-k, top-p, max new tokens) */
   rollout: SamplingConfig;
+  /**
+   * the reasoning's closing "Next:" names one catalog title, by constrained decoding (lib/text/constraints.ts), in
+   * rollouts and at evaluation; false = free text (the paper). The small decoder cannot spell a title alone while its
+   * read-out follows a named one (+.031 valid NDCG@10 for the target's; results/recpo-budget/ fourth section)
+   */
+  nextTitles: boolean;
   /** users (samples) per optimizer step, over all ranks */
   usersPerStep: number;
   /** w/o reasoning: users per forward/backward chunk (gradients add up over chunks; bounds memory) */
@@ -88,6 +94,7 @@ export const RECPO_DEFAULTS: RecPOConfig = {
   pooling: 'last',
   groupSize: 4,
   rollout: { temperature: 1.5, topK: 200, topP: 1, maxNewTokens: 64 },
+  nextTitles: false,
   usersPerStep: 8,
   usersPerChunk: 8,
   reward: { ...DEFAULT_REWARD },
@@ -157,6 +164,7 @@ export function validateRecPOConfig(r: RecPOConfig, limits: { maxSeqLen: number;
   int(r.seed, `${prefix}.seed`, 0);
   for (const k of ['clipLow', 'clipHigh'] as const) if (!(r[k] > 0 && r[k] < 1)) throw new ConfigError(`${prefix}.${k}`, `must be in (0, 1), got ${r[k]}`);
   if (!(r.klCoef >= 0)) throw new ConfigError(`${prefix}.klCoef`, `must be ≥ 0, got ${r.klCoef}`);
+  if (typeof r.nextTitles !== 'boolean') throw new ConfigError(`${prefix}.nextTitles`, `must be true or false, got ${JSON.stringify(r.nextTitles)}`);
   if (typeof r.dedupeInBatch !== 'boolean') throw new ConfigError(`${prefix}.dedupeInBatch`, `must be true or false, got ${JSON.stringify(r.dedupeInBatch)}`);
   validateAdamW(r.optimizer, `${prefix}.optimizer`);
   validateSchedule(r.schedule, `${prefix}.schedule`);

@@ -1,0 +1,47 @@
+// Probe: can the reasoning name a catalog title, and does the read-out gain from the title it names? The model's
+// own greedy reasoning for N seeded valid samples, free and with its "Next:" constrained to the catalog's titles
+// (lib/text/constraints.ts), each scored by the read-out after it; paired by sample.
+//   R2EC_DATA_DIR=../shared/data CKPT=<checkpoint> N=500 node --import tsx scripts/probes/title-naming.ts
+import { initBackend } from '../../lib/model/backend';
+import { greedyTexts } from '../../lib/model/generate';
+import { disposeContext, promptIds } from '../../lib/train/recpo/context';
+import { reasoningOf } from '../../lib/train/recpo/evaluate';
+import { pairedComparison } from '../../lib/eval/stats';
+import { defuseAnswerTags } from '../../lib/text/corpus';
+import { titleConstraint, titleTrie } from '../../lib/text/constraints';
+import { makeProbe } from './probe-context';
+
+(async () => {
+  await initBackend({ log: false });
+  const { ds, rec, samples, open, score } = await makeProbe(Number(process.env.N ?? 500));
+  const ctx = open(process.env.CKPT ?? 'backbones/ml-100k');
+  const titles = ds.items.map((it) => (it ? defuseAnswerTags(it.title) : ''));
+  const trie = titleTrie(ctx.tok, titles);
+  const rule = titleConstraint(ctx.tok, trie, ctx.tok.special.answer);
+  const t0 = Date.now();
+  const own = reasoningOf(ctx, samples, rec.rollout.maxNewTokens).texts;
+  const bs = ctx.cfg.evalBatch;
+  const named: string[] = [];
+  for (let s = 0; s < samples.length; s += bs) {
+    named.push(...greedyTexts(ctx.params, ctx.mcfg, ctx.tok, samples.slice(s, s + bs).map((x) => promptIds(ctx, x)), rec.rollout.maxNewTokens, bs, rule).texts);
+  }
+  console.log(`generation ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  const byTitle = new Map(titles.map((t, i) => [t, i]));
+  let hit = 0, inHistory = 0, none = 0;
+  const distinct = new Set<string>();
+  named.forEach((t, i) => {
+    const m = /Next: (.*)\.$/.exec(t);
+    const item = m ? byTitle.get(m[1]) : undefined;
+    if (item === undefined) return void none++;
+    distinct.add(m![1]);
+    if (item === samples[i].target.item) hit++;
+    if (samples[i].history.some((h) => h.item === item)) inHistory++;
+  });
+  console.log(`named a title: ${samples.length - none}/${samples.length}; the target ${hit}; one of the history ${inHistory}; distinct ${distinct.size}`);
+  const a = await score(ctx, own);
+  const b = await score(ctx, named);
+  const c = pairedComparison(b, a, 'NDCG@10');
+  console.log(`own reasoning NDCG@10 ${a.metrics['NDCG@10'].toFixed(4)}; with a constrained title ${b.metrics['NDCG@10'].toFixed(4)} (${c.meanDiff >= 0 ? '+' : ''}${c.meanDiff.toFixed(4)}, p = ${c.p.toPrecision(2)})`);
+  for (const i of [0, 1, 2, 3]) console.log(`own: ${JSON.stringify(own[i])}\n  titled: ${JSON.stringify(named[i])}`);
+  disposeContext(ctx);
+})();
