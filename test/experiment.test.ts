@@ -28,6 +28,7 @@ test('bad configs fail before training, naming the field', () => {
   bad({ 'recpo.reward.beta': 1.5 }, /recpo\.reward\.beta/);
   bad({ 'recpo.rollout.topP': 0 }, /recpo\.rollout\.topP/);
   bad({ 'recpo.groupSize': 'four' }, /recpo\.groupSize.*number/);
+  bad({ 'recpo.nextTitles': true }, /recpo\.nextTitles/);
   bad({ profile: 'huge' }, /profile/);
   bad({ 'model.preset': 'giant' }, /model\.preset/);
   const cfg = makeConfig({ profile: 'smoke', dataset: 'synthetic' });

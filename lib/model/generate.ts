@@ -27,8 +27,8 @@ export function validateSampling(s: SamplingConfig, prefix = 'sampling'): void {
   }
 }
 
-/** What a row may emit next, given its generated ids (undefined: anything). */
-export type AllowedTokens = (generated: readonly number[]) => readonly number[] | undefined;
+/** What row `row` of the batch may emit next, given its generated ids (undefined: anything). */
+export type AllowedTokens = (generated: readonly number[], row: number) => readonly number[] | undefined;
 
 export interface GenerateResult {
   /** generated ids per row (including the stop token when one was produced) */
@@ -197,7 +197,7 @@ export function generate(
           continue;
         }
         let row = vals.subarray(b * cfg.vocabSize, (b + 1) * cfg.vocabSize);
-        const allowed = allowedTokens?.(tokens[b]);
+        const allowed = allowedTokens?.(tokens[b], b);
         if (allowed !== undefined && allowed.length > 0) {
           masked.fill(-Infinity);
           for (const t of allowed) masked[t] = row[t];
@@ -312,7 +312,8 @@ export function greedyTexts(
   const tokens: number[][] = [];
   const texts: string[] = [];
   for (let i = 0; i < prompts.length; i += batch) {
-    const r = generateText(params, cfg, tok, prompts.slice(i, i + batch), sampling, makeRng(0), allowedTokens);
+    const rows = allowedTokens && ((g: readonly number[], row: number) => allowedTokens(g, i + row)); // rows of `prompts`
+    const r = generateText(params, cfg, tok, prompts.slice(i, i + batch), sampling, makeRng(0), rows);
     tokens.push(...r.tokens);
     texts.push(...r.texts);
   }

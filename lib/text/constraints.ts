@@ -1,58 +1,63 @@
-// Constrained decoding of the reasoning: after its closing "Next:", a reasoning may only continue with one catalog
-// title and then stop. The small decoder cannot spell a title on its own (it writes "Next: and ." greedily;
-// results/recpo-budget/ fourth section), while its read-out follows a named title strongly; a trie of the catalog's
-// titles gives it the vocabulary a pretrained LLM would have, and leaves the choice of title to the policy.
+// Constrained decoding of the reasoning: after its closing "Next:", a reasoning may only continue with one title and
+// then stop. The small decoder cannot spell a title on its own (it writes "Next: and ." greedily;
+// results/recpo-budget/ fourth section), while its read-out follows a named title strongly; a trie of titles' tokens
+// gives it the vocabulary and leaves the choice of title to the policy. Two sets of titles (recpo.nextTitles):
+//   'catalog' — any item's: the reasoning names its guess of the next item;
+//   'history' — one of the items its prompt shows: the reasoning points at the history item the next choice follows
+//               from, a choice among ≤ 20 that a small model can copy (scripts/probes/history-pointer.ts).
 // The rule has the shape of generate's `allowedTokens` (lib/model/generate.ts).
-
-import type { Dataset } from '../data/types';
+import type { Dataset, Sample } from '../data/types';
 import { ConfigError } from '../util/errors';
 import { defuseAnswerTags } from './corpus';
 
 interface TrieNode {
   next: Map<number, TrieNode>;
-  /** a title (with its closing ".") ends here; value: the item ids with this exact tokenisation */
+  /** a title (with its closing ".") ends here: the item ids with this exact tokenisation */
   items: number[];
 }
 
-export interface TitleTrie {
-  root: TrieNode;
-  /** tokens of each item's " {title}." (index = item id; empty for id 0) */
-  tokens: number[][];
+export type TitleTrie = TrieNode;
+
+type Encoder = { encode(text: string, opts?: { allowSpecial?: boolean }): number[] };
+type ByteTokens = { tokenBytes(id: number): Uint8Array };
+
+/** Tokens of " {title}." per item id (as "Next: {title}." tokenises them; empty for id 0). */
+export function titleTokens(tok: Encoder, ds: Pick<Dataset, 'items'>): number[][] {
+  return ds.items.map((it, i) => (i === 0 || !it ? [] : tok.encode(` ${defuseAnswerTags(it.title)}.`, { allowSpecial: false })));
 }
 
-/** A trie over the token sequences of " {title}." for items 1…N (as "Next: {title}." tokenises them). */
-export function titleTrie(tok: { encode(text: string, opts?: { allowSpecial?: boolean }): number[] }, titles: readonly string[]): TitleTrie {
+/** A trie over the token sequences of the given items. */
+export function titleTrie(tokens: readonly (readonly number[])[], items: Iterable<number>): TitleTrie {
   const root: TrieNode = { next: new Map(), items: [] };
-  const tokens: number[][] = [[]];
-  for (let i = 1; i < titles.length; i++) {
-    const ids = tok.encode(` ${titles[i]}.`, { allowSpecial: false });
-    tokens.push(ids);
+  for (const i of items) {
+    if (tokens[i].length === 0) continue;
     let node = root;
-    for (const t of ids) {
+    for (const t of tokens[i]) {
       let child = node.next.get(t);
       if (!child) node.next.set(t, (child = { next: new Map(), items: [] }));
       node = child;
     }
-    node.items.push(i);
+    if (!node.items.includes(i)) node.items.push(i);
   }
-  return { root, tokens };
+  return root;
 }
 
 /**
- * The allowed-token rule: free text until the decoded text contains `trigger` ("Next:"), then only paths of the
- * title trie from the token after it, and once a title is complete only `stopId` (`<answer>`). A trigger that ends
- * inside a token leaves the row free (the model wrote a non-standard token such as ":." there).
+ * The allowed-token rule: free text until the decoded text contains `trigger` ("Next:") at a token boundary, then
+ * only paths of the row's title trie from the token after it, and once a title is complete only `stopId`
+ * (`<answer>`). A trigger that ends inside a token (a non-standard token such as ":." there) leaves the row free.
  */
 export function titleConstraint(
-  tok: { tokenBytes(id: number): Uint8Array },
-  trie: TitleTrie,
+  tok: ByteTokens,
+  trieOf: (row: number) => TitleTrie | undefined,
   stopId: number,
   trigger = 'Next:',
-): (generated: readonly number[]) => readonly number[] | undefined {
+): (generated: readonly number[], row: number) => readonly number[] | undefined {
   const want = new TextEncoder().encode(trigger);
-  const rootIds = [...trie.root.next.keys()];
-  return (generated) => {
-    // the byte offset where each token ends, and the last token boundary at which `trigger` ends
+  return (generated, row) => {
+    const root = trieOf(row);
+    if (!root || root.next.size === 0) return undefined;
+    // the last token boundary at which `trigger` ends
     const bytes: number[] = [];
     let at = -1;
     for (let k = 0; k < generated.length; k++) {
@@ -60,13 +65,12 @@ export function titleConstraint(
       if (bytes.length >= want.length && endsWith(bytes, want)) at = k + 1;
     }
     if (at < 0) return undefined;
-    let node = trie.root;
+    let node = root;
     for (let k = at; k < generated.length; k++) {
       const child = node.next.get(generated[k]);
       if (!child) return undefined; // left the trie (only before the rule applied, e.g. a second "Next:" in free text)
       node = child;
     }
-    if (node === trie.root) return rootIds;
     const ids = [...node.next.keys()];
     if (node.items.length > 0) ids.push(stopId);
     return ids;
@@ -79,12 +83,30 @@ function endsWith(bytes: number[], suffix: Uint8Array): boolean {
   return true;
 }
 
-/** titleConstraint over the dataset's catalog, titles written as targetTitle writes them (lib/text/corpus.ts). */
-export function catalogTitleConstraint(
-  tok: { encode(text: string, opts?: { allowSpecial?: boolean }): number[]; tokenBytes(id: number): Uint8Array; special: { answer: number } },
-  ds: Dataset,
-): (generated: readonly number[]) => readonly number[] | undefined {
-  if (!(tok.special.answer >= 0)) throw new ConfigError('recpo.nextTitles', 'needs a tokenizer with an <answer> token to end the title');
-  const titles = ds.items.map((it, i) => (i === 0 || !it ? '' : defuseAnswerTags(it.title)));
-  return titleConstraint(tok, titleTrie(tok, titles), tok.special.answer);
+export type NextTitles = 'free' | 'catalog' | 'history';
+export const NEXT_TITLES: NextTitles[] = ['free', 'catalog', 'history'];
+
+/**
+ * The rule for rows that continue the given samples' prompts (`rowSample(row)`): 'catalog' = one trie of every item,
+ * 'history' = a trie of the last `shown` history items of that row's sample (the items its prompt lists), cached per
+ * sample. Undefined for 'free'.
+ */
+export function nextTitleRule(
+  tok: Encoder & ByteTokens & { special: { answer: number } },
+  ds: Pick<Dataset, 'items'>,
+  mode: NextTitles,
+  shown: number,
+  field = 'recpo.nextTitles',
+): ((rowSample: (row: number) => Sample) => (generated: readonly number[], row: number) => readonly number[] | undefined) | undefined {
+  if (mode === 'free') return undefined;
+  if (!(tok.special.answer >= 0)) throw new ConfigError(field, 'needs a tokenizer with an <answer> token to end the title');
+  const tokens = titleTokens(tok, ds);
+  const catalog = mode === 'catalog' ? titleTrie(tokens, tokens.keys()) : undefined;
+  const perSample = new Map<Sample, TitleTrie>();
+  const historyTrie = (s: Sample) => {
+    let t = perSample.get(s);
+    if (!t) perSample.set(s, (t = titleTrie(tokens, s.history.slice(-shown).map((h) => h.item))));
+    return t;
+  };
+  return (rowSample) => titleConstraint(tok, (row) => catalog ?? historyTrie(rowSample(row)), tok.special.answer);
 }

@@ -1,14 +1,15 @@
-// Probe: can the reasoning name a catalog title, and does the read-out gain from the title it names? The model's
-// own greedy reasoning for N seeded valid samples, free and with its "Next:" constrained to the catalog's titles
-// (lib/text/constraints.ts), each scored by the read-out after it; paired by sample.
-//   R2EC_DATA_DIR=../shared/data CKPT=<checkpoint> N=500 node --import tsx scripts/probes/title-naming.ts
+// Probe: can the reasoning name a title, and does the read-out gain from the title it names? The model's own greedy
+// reasoning for N seeded valid samples, free and with its "Next:" constrained to a title (MODE=catalog: any item's;
+// MODE=history: one of the items its prompt shows; lib/text/constraints.ts), each scored by the read-out after it;
+// paired by sample.
+//   R2EC_DATA_DIR=../shared/data CKPT=<checkpoint> N=500 MODE=catalog node --import tsx scripts/probes/title-naming.ts
 import { initBackend } from '../../lib/model/backend';
 import { greedyTexts } from '../../lib/model/generate';
 import { disposeContext, promptIds } from '../../lib/train/recpo/context';
 import { reasoningOf } from '../../lib/train/recpo/evaluate';
 import { pairedComparison } from '../../lib/eval/stats';
 import { defuseAnswerTags } from '../../lib/text/corpus';
-import { titleConstraint, titleTrie } from '../../lib/text/constraints';
+import { nextTitleRule, type NextTitles } from '../../lib/text/constraints';
 import { makeProbe } from './probe-context';
 
 (async () => {
@@ -16,14 +17,14 @@ import { makeProbe } from './probe-context';
   const { ds, rec, samples, open, score } = await makeProbe(Number(process.env.N ?? 500));
   const ctx = open(process.env.CKPT ?? 'backbones/ml-100k');
   const titles = ds.items.map((it) => (it ? defuseAnswerTags(it.title) : ''));
-  const trie = titleTrie(ctx.tok, titles);
-  const rule = titleConstraint(ctx.tok, trie, ctx.tok.special.answer);
+  const rule = nextTitleRule(ctx.tok, ds, (process.env.MODE ?? 'catalog') as NextTitles, rec.promptHistory)!;
   const t0 = Date.now();
   const own = reasoningOf(ctx, samples, rec.rollout.maxNewTokens).texts;
   const bs = ctx.cfg.evalBatch;
   const named: string[] = [];
   for (let s = 0; s < samples.length; s += bs) {
-    named.push(...greedyTexts(ctx.params, ctx.mcfg, ctx.tok, samples.slice(s, s + bs).map((x) => promptIds(ctx, x)), rec.rollout.maxNewTokens, bs, rule).texts);
+    const part = samples.slice(s, s + bs);
+    named.push(...greedyTexts(ctx.params, ctx.mcfg, ctx.tok, part.map((x) => promptIds(ctx, x)), rec.rollout.maxNewTokens, bs, rule((row) => part[row])).texts);
   }
   console.log(`generation ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   const byTitle = new Map(titles.map((t, i) => [t, i]));

@@ -9,6 +9,7 @@ import { validateAdamW, type AdamWConfig } from '../optimizer';
 import { validateSchedule, type LrSchedule } from '../schedule';
 import type { AdvantageKind } from '../advantages';
 import { PROMPT_FORMATS, type PromptFormat } from '../../text/prompts';
+import { NEXT_TITLES, type NextTitles } from '../../text/constraints';
 import type { SequenceConfig } from '../../text/sequences';
 import { DEFAULT_SEED } from '../../util/rng';
 import { ConfigError } from '../../util/errors';
@@ -26,11 +27,12 @@ export interface RecPOConfig {
   /** rollout sampling (temperature, top-k, top-p, max new tokens) */
   rollout: SamplingConfig;
   /**
-   * the reasoning's closing "Next:" names one catalog title, by constrained decoding (lib/text/constraints.ts), in
-   * rollouts and at evaluation; false = free text (the paper). The small decoder cannot spell a title alone while its
-   * read-out follows a named one (+.031 valid NDCG@10 for the target's; results/recpo-budget/ fourth section)
+   * what the reasoning's closing "Next:" may say, by constrained decoding (lib/text/constraints.ts) in rollouts and at
+   * evaluation: 'free' text (the paper), one 'catalog' title, or the title of one of the 'history' items the prompt
+   * shows. The small decoder cannot spell a title alone while its read-out follows a named one (+.031 valid NDCG@10
+   * for the target's; results/recpo-budget/ fourth section)
    */
-  nextTitles: boolean;
+  nextTitles: NextTitles;
   /** users (samples) per optimizer step, over all ranks */
   usersPerStep: number;
   /** w/o reasoning: users per forward/backward chunk (gradients add up over chunks; bounds memory) */
@@ -94,7 +96,7 @@ export const RECPO_DEFAULTS: RecPOConfig = {
   pooling: 'last',
   groupSize: 4,
   rollout: { temperature: 1.5, topK: 200, topP: 1, maxNewTokens: 64 },
-  nextTitles: false,
+  nextTitles: 'free',
   usersPerStep: 8,
   usersPerChunk: 8,
   reward: { ...DEFAULT_REWARD },
@@ -164,7 +166,7 @@ export function validateRecPOConfig(r: RecPOConfig, limits: { maxSeqLen: number;
   int(r.seed, `${prefix}.seed`, 0);
   for (const k of ['clipLow', 'clipHigh'] as const) if (!(r[k] > 0 && r[k] < 1)) throw new ConfigError(`${prefix}.${k}`, `must be in (0, 1), got ${r[k]}`);
   if (!(r.klCoef >= 0)) throw new ConfigError(`${prefix}.klCoef`, `must be ≥ 0, got ${r.klCoef}`);
-  if (typeof r.nextTitles !== 'boolean') throw new ConfigError(`${prefix}.nextTitles`, `must be true or false, got ${JSON.stringify(r.nextTitles)}`);
+  if (!NEXT_TITLES.includes(r.nextTitles)) throw new ConfigError(`${prefix}.nextTitles`, `must be one of ${NEXT_TITLES.join(', ')}, got ${JSON.stringify(r.nextTitles)}`);
   if (typeof r.dedupeInBatch !== 'boolean') throw new ConfigError(`${prefix}.dedupeInBatch`, `must be true or false, got ${JSON.stringify(r.dedupeInBatch)}`);
   validateAdamW(r.optimizer, `${prefix}.optimizer`);
   validateSchedule(r.schedule, `${prefix}.schedule`);

@@ -9,7 +9,7 @@ import { recScores } from '../../model/rec-head';
 import { loadCheckpoint, paramsFromArrays } from '../../model/checkpoint';
 import type { Dataset, Sample } from '../../data/types';
 import { tokenizerFromJSON, type Tokenizer } from '../../text/bpe';
-import { catalogTitleConstraint } from '../../text/constraints';
+import { nextTitleRule } from '../../text/constraints';
 import { directIds as directIdsOf, itemSequences, scoringIds as scoringIdsOf, userPromptIds } from '../../text/sequences';
 import type { Collective } from '../parallel';
 import { createItemTable, refreshAll, type ItemTable } from '../item-table';
@@ -55,8 +55,8 @@ export interface RecContext {
   itemSeqs: number[][];
   promptCache: Map<Sample, number[]>;
   names: string[];
-  /** constrained decoding of the reasoning (cfg.nextTitles): what a row may emit next */
-  allowedTokens?: (generated: readonly number[]) => readonly number[] | undefined;
+  /** constrained decoding of the reasoning (cfg.nextTitles): the allowed-token rule for rows of the given samples */
+  titleRule?: (rowSample: (row: number) => Sample) => (generated: readonly number[], row: number) => readonly number[] | undefined;
 }
 
 /** Generation prompt ids of a sample (cached per sample; lib/text/sequences.ts builds them). */
@@ -133,7 +133,7 @@ export function makeContext(job: RecJob, comm: Collective): RecContext {
   };
   if (cfg.klCoef > 0) ctx.reference = paramsFromArrays(ck.params, paramNames(mcfg));
   ctx.itemSeqs = cfg.variant === 'cls-head' ? [] : itemSequences(tok, ds, sequenceConfig(cfg));
-  if (cfg.nextTitles && cfg.variant !== 'no-reasoning') ctx.allowedTokens = catalogTitleConstraint(tok, ds);
+  if (cfg.variant !== 'no-reasoning') ctx.titleRule = nextTitleRule(tok, ds, cfg.nextTitles, cfg.promptHistory);
   return ctx;
 }
 

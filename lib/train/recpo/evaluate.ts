@@ -25,7 +25,8 @@ export function reasoningOf(ctx: RecContext, samples: Sample[], greedyTokens: nu
   const texts: string[] = [];
   const tokens: number[][] = [];
   for (let s = 0; s < samples.length; s += bs) {
-    const gen = greedyTexts(ctx.params, ctx.mcfg, ctx.tok, samples.slice(s, s + bs).map((x) => promptIds(ctx, x)), greedyTokens, bs, ctx.allowedTokens);
+    const part = samples.slice(s, s + bs);
+    const gen = greedyTexts(ctx.params, ctx.mcfg, ctx.tok, part.map((x) => promptIds(ctx, x)), greedyTokens, bs, ctx.titleRule?.((row) => part[row]));
     texts.push(...gen.texts);
     tokens.push(...gen.tokens);
   }

@@ -292,7 +292,7 @@ export function recpoStep(ctx: RecContext, step: number, opt: AdamWState): StepS
   // 1. rollouts (left-padded generation, G per user)
   const rng = makeRng(hashSeed(cfg.seed, 'rollout', step, comm.rank));
   const prompts = mine.flatMap((s) => Array.from({ length: G }, () => promptIds(ctx, s)));
-  const gen = timed('rollout generation', () => generateText(ctx.params, ctx.mcfg, ctx.tok, prompts, cfg.rollout, rng, ctx.allowedTokens));
+  const gen = timed('rollout generation', () => generateText(ctx.params, ctx.mcfg, ctx.tok, prompts, cfg.rollout, rng, ctx.titleRule?.((row) => mine[Math.floor(row / G)])));
   const seqs = prompts.map((p, i) => scoringIds(ctx, p, gen.texts[i]));
   const targets = mine.map((s) => s.target.item);
   const stats: StepStats = { rewardSum: 0, rewardSqSum: 0, groupVarSum: 0, groups: 0, ndcgSum: 0, lenSum: 0, n: 0, lossTok: 0, lossRec: 0, kl: 0 };

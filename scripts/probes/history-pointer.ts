@@ -1,0 +1,45 @@
+// Probe: what is a reasoning that points at one of the user's own history items worth to the read-out? The model's
+// own greedy reasoning for N seeded valid samples with its "Next: …" replaced by the title of the k-th most recent
+// history item (k = 1…K), scored by the read-out after it; the per-sample best k is what a policy choosing among the
+// history's titles could reach at most (an oracle: it looks at the target's rank).
+//   R2EC_DATA_DIR=../shared/data CKPT=<checkpoint> N=500 K=10 node --import tsx scripts/probes/history-pointer.ts
+import { initBackend } from '../../lib/model/backend';
+import { disposeContext } from '../../lib/train/recpo/context';
+import { reasoningOf } from '../../lib/train/recpo/evaluate';
+import { targetTitle } from '../../lib/text/corpus';
+import { makeProbe } from './probe-context';
+
+const ndcg10 = (rank: number) => (rank <= 10 ? 1 / Math.log2(rank + 1) : 0);
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+(async () => {
+  await initBackend({ log: false });
+  const { ds, rec, samples, open, score } = await makeProbe(Number(process.env.N ?? 500));
+  const K = Number(process.env.K ?? 10);
+  const ctx = open(process.env.CKPT ?? 'backbones/ml-100k');
+  const own = reasoningOf(ctx, samples, rec.rollout.maxNewTokens).texts;
+  const withNext = (i: number, what: string) => {
+    const t = own[i];
+    const at = t.lastIndexOf('Next:');
+    return `${at >= 0 ? t.slice(0, at) : `${t} `}Next: ${what}.`;
+  };
+  const perSample = async (texts: string[]) => Array.from((await score(ctx, texts)).ranks, ndcg10);
+  const base = await perSample(own);
+  console.log(`own reasoning            ${mean(base).toFixed(4)}`);
+  const target = await perSample(samples.map((s, i) => withNext(i, targetTitle(ds, s.target.item).title)));
+  console.log(`Next: the target's title ${mean(target).toFixed(4)}`);
+  const best = base.slice();
+  const bestK = new Array<number>(samples.length).fill(0);
+  for (let k = 1; k <= K; k++) {
+    const v = await perSample(samples.map((s, i) => {
+      const h = s.history[s.history.length - k];
+      return h ? withNext(i, targetTitle(ds, h.item).title) : own[i];
+    }));
+    v.forEach((x, i) => {
+      if (x > best[i]) (best[i] = x), (bestK[i] = k);
+    });
+    console.log(`Next: history item −${String(k).padEnd(3)} ${mean(v).toFixed(4)} (${mean(v) - mean(base) >= 0 ? '+' : ''}${(mean(v) - mean(base)).toFixed(4)})`);
+  }
+  console.log(`oracle: the best of own and the ${K} most recent (per sample) ${mean(best).toFixed(4)}; own kept for ${bestK.filter((k) => k === 0).length}/${samples.length}`);
+  disposeContext(ctx);
+})();
