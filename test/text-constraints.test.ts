@@ -7,7 +7,8 @@ import { initBackend } from '../lib/model/backend';
 import { modelConfig } from '../lib/model/config';
 import { disposeParams, initParams } from '../lib/model/decoder';
 import { generate } from '../lib/model/generate';
-import { trainTokenizer } from '../lib/text/bpe';
+import { tokenizerFromJSON, trainTokenizer } from '../lib/text/bpe';
+import { QWEN_TOKENIZER_DIR } from './fixtures/hf/tiny-qwen-backbone';
 import { nextTitleRule, titleConstraint, titleTokens, titleTrie } from '../lib/text/constraints';
 import type { Dataset, Sample } from '../lib/data/types';
 import { ConfigError } from '../lib/util/errors';
@@ -25,7 +26,7 @@ const STOP = tok.special.answer;
 test('the allowed ids follow the title trie after "Next:" and end with the stop token', () => {
   const tokens = titleTokens(tok, DS);
   const trie = titleTrie(tokens, [1, 2, 3, 4, 5, 6]);
-  const rule = titleConstraint(tok, () => trie, STOP);
+  const rule = titleConstraint(tok, () => trie, [STOP]);
   assert.equal(rule(tok.encode('A cluster of Drama.'), 0), undefined, 'free before the trigger');
   const pre = tok.encode('A cluster of Drama. Next:');
   const first = new Set(TITLES.slice(1).map((t) => tok.encode(` ${t}.`)[0]));
@@ -72,6 +73,22 @@ test('generation under the rule names exactly one allowed title after "Next:" an
     assert.ok(named.size >= 3, `${mode}: sampling names several titles (${[...named]})`);
   }
   assert.equal(nextTitleRule(tok, DS, 'free', 2), undefined);
-  assert.throws(() => nextTitleRule({ ...tok, encode: tok.encode, tokenBytes: tok.tokenBytes, special: { ...tok.special, answer: -1 } }, DS, 'history', 2), ConfigError);
+  assert.throws(() => nextTitleRule({ encode: () => [], tokenBytes: tok.tokenBytes, special: { answer: -1 } }, DS, 'history', 2), ConfigError);
   disposeParams(params);
+});
+
+test('a pretrained vocabulary without an <answer> token: the title is closed by the tokens of the string', () => {
+  const hf = tokenizerFromJSON({ format: 'hf', dir: QWEN_TOKENIZER_DIR });
+  assert.ok(hf.special.answer < 0);
+  const closing = hf.encode('<answer>');
+  assert.ok(closing.length > 1, 'several tokens');
+  const rule = nextTitleRule(hf, DS, 'catalog', 2)!(() => undefined as never);
+  const pre = hf.encode('Mostly drama. Next:');
+  const title = hf.encode(' Toy Soldiers.');
+  assert.deepEqual(new Set(rule(pre, 0)), new Set(TITLES.slice(1).map((t) => hf.encode(` ${t}.`)[0])));
+  const done = rule([...pre, ...title], 0)!;
+  assert.deepEqual(done, [closing[0]]);
+  for (let j = 1; j < closing.length; j++) assert.deepEqual(rule([...pre, ...title, ...closing.slice(0, j)], 0), [closing[j]]);
+  assert.equal(rule([...pre, ...title, ...closing], 0), undefined, 'closed: the stop test ends the row');
+  assert.ok((hf as unknown as { stopWhen(g: number[]): boolean }).stopWhen([...pre, ...title, ...closing]));
 });

@@ -7,7 +7,8 @@
 //               from, a choice among ≤ 20 that a small model can copy (scripts/probes/history-pointer.ts).
 // The rule has the shape of generate's `allowedTokens` (lib/model/generate.ts).
 import type { Dataset, Sample } from '../data/types';
-import { ConfigError } from '../util/errors';
+import { ConfigError, R2ecError } from '../util/errors';
+import { ANSWER } from './chat';
 import { defuseAnswerTags } from './corpus';
 
 interface TrieNode {
@@ -44,15 +45,17 @@ export function titleTrie(tokens: readonly (readonly number[])[], items: Iterabl
 
 /**
  * The allowed-token rule: free text until the decoded text contains `trigger` ("Next:") at a token boundary, then
- * only paths of the row's title trie from the token after it, and once a title is complete only `stopId`
- * (`<answer>`). A trigger that ends inside a token (a non-standard token such as ":." there) leaves the row free.
+ * only paths of the row's title trie from the token after it, and once a title is complete only the `closing`
+ * tokens (`<answer>`: one token in the workbench vocabulary, a few in a pretrained one, where generation stops at the
+ * string). A trigger that ends inside a token (a non-standard token such as ":." there) leaves the row free.
  */
 export function titleConstraint(
   tok: ByteTokens,
   trieOf: (row: number) => TitleTrie | undefined,
-  stopId: number,
+  closing: readonly number[],
   trigger = 'Next:',
 ): (generated: readonly number[], row: number) => readonly number[] | undefined {
+  if (closing.length === 0) throw new R2ecError('titleConstraint: no closing tokens');
   const want = new TextEncoder().encode(trigger);
   return (generated, row) => {
     const root = trieOf(row);
@@ -66,13 +69,20 @@ export function titleConstraint(
     }
     if (at < 0) return undefined;
     let node = root;
-    for (let k = at; k < generated.length; k++) {
+    let k = at;
+    for (; k < generated.length; k++) {
       const child = node.next.get(generated[k]);
-      if (!child) return undefined; // left the trie (only before the rule applied, e.g. a second "Next:" in free text)
-      node = child;
+      if (child) node = child;
+      else if (node.items.length > 0 && generated[k] === closing[0]) break; // the title is complete; closing
+      else return undefined; // left the trie (only before the rule applied, e.g. a second "Next:" in free text)
+    }
+    if (k < generated.length) {
+      const j = generated.length - k;
+      for (let i = 0; i < j; i++) if (generated[k + i] !== closing[i]) return undefined;
+      return j < closing.length ? [closing[j]] : undefined;
     }
     const ids = [...node.next.keys()];
-    if (node.items.length > 0) ids.push(stopId);
+    if (node.items.length > 0 && !node.next.has(closing[0])) ids.push(closing[0]);
     return ids;
   };
 }
@@ -99,7 +109,9 @@ export function nextTitleRule(
   field = 'recpo.nextTitles',
 ): ((rowSample: (row: number) => Sample) => (generated: readonly number[], row: number) => readonly number[] | undefined) | undefined {
   if (mode === 'free') return undefined;
-  if (!(tok.special.answer >= 0)) throw new ConfigError(field, 'needs a tokenizer with an <answer> token to end the title');
+  // a pretrained vocabulary has no <answer> token: the title is closed by the tokens of the string
+  const closing = tok.special.answer >= 0 ? [tok.special.answer] : tok.encode(ANSWER);
+  if (closing.length === 0) throw new ConfigError(field, 'the tokenizer cannot encode <answer> to close the title');
   const tokens = titleTokens(tok, ds);
   const catalog = mode === 'catalog' ? titleTrie(tokens, tokens.keys()) : undefined;
   const perSample = new Map<Sample, TitleTrie>();
@@ -108,5 +120,5 @@ export function nextTitleRule(
     if (!t) perSample.set(s, (t = titleTrie(tokens, s.history.slice(-shown).map((h) => h.item))));
     return t;
   };
-  return (rowSample) => titleConstraint(tok, (row) => catalog ?? historyTrie(rowSample(row)), tok.special.answer);
+  return (rowSample) => titleConstraint(tok, (row) => catalog ?? historyTrie(rowSample(row)), closing);
 }

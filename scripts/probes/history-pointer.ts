@@ -7,10 +7,16 @@ import { initBackend } from '../../lib/model/backend';
 import { disposeContext } from '../../lib/train/recpo/context';
 import { reasoningOf } from '../../lib/train/recpo/evaluate';
 import { targetTitle } from '../../lib/text/corpus';
+import { meanStd } from '../../lib/eval/stats';
 import { makeProbe } from './probe-context';
 
 const ndcg10 = (rank: number) => (rank <= 10 ? 1 / Math.log2(rank + 1) : 0);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** paired difference of two per-sample arrays: mean ± its standard error */
+const paired = (a: number[], b: number[]) => {
+  const { mean: m, std } = meanStd(a.map((x, i) => x - b[i]));
+  return `${m >= 0 ? '+' : ''}${m.toFixed(4)} ± ${(std / Math.sqrt(a.length)).toFixed(4)}`;
+};
 
 (async () => {
   await initBackend({ log: false });
@@ -38,7 +44,7 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     v.forEach((x, i) => {
       if (x > best[i]) (best[i] = x), (bestK[i] = k);
     });
-    console.log(`Next: history item −${String(k).padEnd(3)} ${mean(v).toFixed(4)} (${mean(v) - mean(base) >= 0 ? '+' : ''}${(mean(v) - mean(base)).toFixed(4)})`);
+    console.log(`Next: history item −${String(k).padEnd(3)} ${mean(v).toFixed(4)} (${paired(v, base)} s.e.)`);
   }
   console.log(`oracle: the best of own and the ${K} most recent (per sample) ${mean(best).toFixed(4)}; own kept for ${bestK.filter((k) => k === 0).length}/${samples.length}`);
   disposeContext(ctx);

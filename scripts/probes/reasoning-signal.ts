@@ -5,7 +5,7 @@
 //   R2EC_DATA_DIR=../shared/data BACKBONE=backbones/ml-100k TEMPERATURE=1 TOPK=50 U=48 node --import tsx scripts/probes/reasoning-signal.ts
 // Results: results/recpo-budget/README.md ("The read-out barely listens to the reasoning").
 import { initBackend, tf } from '../../lib/model/backend';
-import { promptIds, scoringIds, catalogScores } from '../../lib/train/recpo/context';
+import { promptIds, scoringIds, catalogScores, disposeContext } from '../../lib/train/recpo/context';
 import { generateText } from '../../lib/model/generate';
 import { encodeSequences } from '../../lib/model/readout';
 import { fusedReward } from '../../lib/train/rewards';
@@ -53,5 +53,6 @@ import { makeProbe } from './probe-context';
   const { mean: dm, std } = meanStd(diffs);
   const se = std / Math.sqrt(diffs.length);
   console.log(`T=${T} topK=${K}: within-group std ${Math.sqrt(within / nW).toFixed(4)}; hit share ${(hitN / (hitN + missN)).toFixed(2)}; mean reward hit ${(hitR / hitN).toFixed(4)} miss ${(missR / missN).toFixed(4)}; within-group hit−miss ${dm.toFixed(4)} ± ${se.toFixed(4)} (s.e.) over ${diffs.length} mixed groups`);
-  console.log('tensors', tf.memory().numTensors);
+  disposeContext(ctx);
+  console.log('tensors left', tf.memory().numTensors);
 })();

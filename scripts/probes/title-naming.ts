@@ -30,15 +30,19 @@ import { makeProbe } from './probe-context';
   const byTitle = new Map(titles.map((t, i) => [t, i]));
   let hit = 0, inHistory = 0, none = 0;
   const distinct = new Set<string>();
+  const back = new Map<number, number>(); // how far back in the history the named item is (1 = the most recent)
   named.forEach((t, i) => {
     const m = /Next: (.*)\.$/.exec(t);
     const item = m ? byTitle.get(m[1]) : undefined;
     if (item === undefined) return void none++;
     distinct.add(m![1]);
     if (item === samples[i].target.item) hit++;
-    if (samples[i].history.some((h) => h.item === item)) inHistory++;
+    const h = samples[i].history;
+    const k = h.length - h.map((x) => x.item).lastIndexOf(item);
+    if (k <= h.length) inHistory++, back.set(k, (back.get(k) ?? 0) + 1);
   });
   console.log(`named a title: ${samples.length - none}/${samples.length}; the target ${hit}; one of the history ${inHistory}; distinct ${distinct.size}`);
+  console.log(`history items named, by how far back (1 = the most recent): ${[...back].sort((a, b) => a[0] - b[0]).map(([k, n]) => `${k}: ${n}`).join(', ')}`);
   const a = await score(ctx, own);
   const b = await score(ctx, named);
   const c = pairedComparison(b, a, 'NDCG@10');
