@@ -18,6 +18,7 @@ import { experimentMethods } from '../lib/experiment/presets';
 import { metricColumns } from '../lib/experiment/run';
 import { defaultDatasets } from '../lib/paper/runs';
 import { SEGMENTS } from '../lib/paper/cold-start';
+import { loadBudgetRuns } from '../lib/paper/recpo-learning';
 import { BEHAVIORS } from '../lib/behaviors/types';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -171,6 +172,21 @@ const EXPECT: Record<string, NotebookExpectation> = {
     ],
     figures: ['latency-vs-length'],
     config: [...PAPER_CONFIG, 'latencyRequests'],
+    displays: PAPER_DISPLAYS,
+  },
+  // reads the committed RecPO budget runs (results/recpo-budget/), trains nothing
+  '07-recpo-learning': {
+    results: '07-recpo-learning',
+    tables: [
+      {
+        name: 'recpo-runs',
+        columns: ['Run', 'Start', 'Settings', 'Steps', 'valid n', 'valid step 0', 'Kept', 'valid kept', 'valid kept − step 0', 'test n', 'test NDCG@10', 'test − start', 'test − the shipped backbone'],
+        rowKey: 'Run',
+        rows: () => loadBudgetRuns(path.join(ROOT, 'results/recpo-budget')).runs.map((r) => r.name),
+      },
+    ],
+    figures: ['recpo-valid-curves'],
+    config: ['profile', 'budgetDir', 'referenceFile', 'curveRuns', 'runs'],
     displays: PAPER_DISPLAYS,
   },
 };

@@ -41,6 +41,10 @@ import {
   sweepTable,
   tagRows,
   writeResultsIndex,
+  loadBudgetRuns,
+  budgetRunsTable,
+  validCurvesFigure,
+  diffText,
   writeSection,
   type DatasetRuns,
   type Run,
@@ -482,4 +486,50 @@ test('writeSection writes tables, files and a manifest; writeResultsIndex lists 
   assert.match(index, /\| \[01-main-results\]\(01-main-results\/\) \| Main results: .* \| smoke \| wasm \| A \|/);
   assert.match(index, /\| \[main\/A\]\(main\/A\/\) \| R²ec, SASRec \| 2026-01-01T00:00:00Z \| quick \| wasm \| 1000 \| abcdef0123 \| 61 \|/);
   assert.match(index, /## Unreadable manifests\n\n- 09-broken\/manifest\.json/);
+});
+
+test('budget runs (section 07): starts named by backbone folder, paired differences to the start and the reference, skips reported', () => {
+  const dir = path.join(tmp, 'budget');
+  const write = (folder: string, manifest: unknown, methods: MethodResult[] = []) => {
+    mkdirSync(path.join(dir, folder, 'methods'), { recursive: true });
+    writeFileSync(path.join(dir, folder, 'manifest.json'), JSON.stringify(manifest));
+    for (const m of methods) writeFileSync(path.join(dir, folder, 'methods', `${m.name}.json`), JSON.stringify(m));
+  };
+  const from = (key: string, ckpt: string) => ({ backbone: { source: 'given', key, checkpoint: `/x/.cache/backbone/ml-100k-${key}/${ckpt}` } });
+  const rec = (titles: unknown) => ({ usersPerStep: 8, groupSize: 4, optimizer: { lr: 1e-4 }, klCoef: 0.1, itemWeight: 0, nextTitles: titles, rollout: { temperature: 1.5, topK: 200 } });
+  const curves = (valid: number[]) => ({ step: [1, 2], evalStep: [0, 100, 200], validNdcg10: valid });
+  const gain = { n: 4, meanA: 0.5, meanB: 0.4, meanDiff: 0.1, sdDiff: 0.1, t: 2, df: 3, p: 0.0421, ci: [0, 0.2], level: 0.95 };
+  write('bb', { kind: 'r2ec-backbone', key: 'abcdef0123456789' });
+  // the start as it is (0 steps) and a run from it, on the same 4 test samples; the run's test ranks are better
+  write('bb-zs', from('abcdef0123456789', 'best'), [method('zero-shot', 'zero-shot', evalOf([2, 5, 20, 40]))]);
+  write('bb-run', from('abcdef0123456789', 'best'), [
+    method('R²ec', 'r2ec', evalOf([1, 3, 20, 9]), { curves: curves([0.4, 0.45, 0.5]), bestStep: 200, validGain: gain as never, config: rec('free') }),
+  ]);
+  // the same backbone with titles constrained is another start (no 0-step run of it here); true = 'catalog' (old runs)
+  write('bb-titles', from('abcdef0123456789', 'best'), [method('R²ec', 'r2ec', evalOf([1, 1, 1, 1]), { curves: curves([0.3, 0.2, 0.1]), config: rec(true) })]);
+  mkdirSync(path.join(dir, 'empty'), { recursive: true });
+  const data = loadBudgetRuns(dir);
+  assert.deepEqual(data.skipped, ['empty (no manifest.json)']);
+  assert.deepEqual(data.runs.map((r) => [r.name, r.start, r.steps]), [['bb-run', 'bb best', 200], ['bb-titles', 'bb best', 200], ['bb-zs', 'bb best', 0]]);
+  const reference = { name: 'ref', result: method('ref', 'zero-shot', evalOf([3, 3, 3, 3], { index: [13, 12, 11, 10] })) };
+  const t = budgetRunsTable(data, reference);
+  const row = t.rows.find((r) => r.Run === 'bb-run')!;
+  assert.equal(row.Settings, 'lr 1e-4, KL 0.1, item term ×0, 8 users × G 4, T 1.5 / top-200');
+  assert.equal(row['valid step 0'], 0.4);
+  assert.equal(row['valid kept − step 0'], '+.1000 (p = .04)');
+  const run = [1, 3, 20, 9].map((r) => (r <= 10 ? ND(r) : 0));
+  const zs = [2, 5, 20, 40].map((r) => (r <= 10 ? ND(r) : 0));
+  const diff = (a: number[], b: number[]) => pairedTTest(a, b);
+  assert.equal(row['test − start'], diffText(diff(run, zs)));
+  assert.equal(row['test − ref'], diffText(diff(run, run.map(() => ND(3)))));
+  const titled = t.rows.find((r) => r.Run === 'bb-titles')!;
+  assert.equal(titled['test − start'], '–', 'no 0-step run with catalog titles');
+  assert.match(titled.Settings as string, /item term ×0, Next: catalog titles, 8 users/);
+  assert.equal(t.rows.find((r) => r.Run === 'bb-zs')!.Settings, 'as it is');
+  const fig = validCurvesFigure(data.runs);
+  assert.deepEqual(fig.data.map((d) => [d.name, d.x]), [['bb-run', [0, 800, 1600]], ['bb-titles', [0, 800, 1600]]]);
+  (fig.data[0].y as number[]).forEach((v, i) => close(v, [0, 0.05, 0.1][i], `gain ${i}`, 1e-12));
+  writeFileSync(path.join(dir, 'bb-run', 'methods', 'broken.json'), '{');
+  assert.throws(() => loadBudgetRuns(dir), /broken\.json: not readable JSON/);
+  assert.throws(() => loadBudgetRuns(path.join(dir, 'nope')), /no such folder/);
 });

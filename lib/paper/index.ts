@@ -17,6 +17,7 @@ export * from './reward-ablations';
 export * from './cold-start';
 export * from './reasoning-behaviors';
 export * from './efficiency';
+export * from './recpo-learning';
 export { runGrid, seedOverrides, experimentName, type GridOptions } from '../experiment/grid';
 export { profileFromEnv } from '../experiment/config';
 export { experimentMethods, sweep } from '../experiment/presets';

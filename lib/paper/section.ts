@@ -16,6 +16,7 @@ export const SECTIONS: Record<string, string> = {
   '04-embedding-pooling': 'User and item read-out: last hidden state vs mean/max pooling vs special token (paper Table 3)',
   '05-reasoning-behaviors': 'Reasoning behaviours: seven-behaviour tagging, shares per dataset, examples, annotation agreement',
   '06-efficiency': 'Inference latency (batch 1) and throughput (paper Table 4)',
+  '07-recpo-learning': 'Does RecPO learn? Budget runs with paired tests against their start and the shipped backbone, valid curves',
 };
 
 export function sectionDir(section: string, root = resultsRoot()): string {
