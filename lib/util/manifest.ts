@@ -5,6 +5,7 @@ import os from 'node:os';
 export interface Manifest {
   createdAt: string;
   commit: string;
+  /** the code differs from `commit`: tracked files changed outside results/ (results are rewritten by the runs themselves) */
   dirty: boolean;
   node: string;
   host: { cpus: number; cpuModel: string; memGiB: number; platform: string };
@@ -16,23 +17,28 @@ export interface Manifest {
   [k: string]: unknown;
 }
 
-let gitCache: { commit: string; dirty: boolean } | undefined;
+const gitCache = new Map<string, { commit: string; dirty: boolean }>();
 
+/** Commit and dirty flag of the checkout at `cwd`, read once per process and folder. */
 export function gitInfo(cwd = process.cwd()): { commit: string; dirty: boolean } {
-  if (gitCache) return gitCache;
+  const cached = gitCache.get(cwd);
+  if (cached) return cached;
+  let info: { commit: string; dirty: boolean };
   try {
     const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] })
       .toString()
       .trim();
-    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+    // results/ is excluded: a section rewrites its own tracked outputs (figures differ byte-wise) before its manifest
+    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)results'], {
       cwd,
       stdio: ['ignore', 'pipe', 'ignore'],
     }).toString();
-    gitCache = { commit, dirty: status.trim().length > 0 };
+    info = { commit, dirty: status.trim().length > 0 };
   } catch {
-    gitCache = { commit: 'unknown', dirty: false };
+    info = { commit: 'unknown', dirty: false };
   }
-  return gitCache;
+  gitCache.set(cwd, info);
+  return info;
 }
 
 export function makeManifest(extra: Partial<Manifest> = {}): Manifest {
