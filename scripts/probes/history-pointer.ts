@@ -8,21 +8,27 @@ import { disposeContext } from '../../lib/train/recpo/context';
 import { reasoningOf } from '../../lib/train/recpo/evaluate';
 import { targetTitle } from '../../lib/text/corpus';
 import { meanStd } from '../../lib/eval/stats';
-import { makeProbe } from './probe-context';
+import { checkpointLabel, makeProbe } from './probe-context';
 
 const ndcg10 = (rank: number) => (rank <= 10 ? 1 / Math.log2(rank + 1) : 0);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 /** paired difference of two per-sample arrays: mean ± its standard error */
-const paired = (a: number[], b: number[]) => {
+const pairedDiff = (a: number[], b: number[]) => {
   const { mean: m, std } = meanStd(a.map((x, i) => x - b[i]));
-  return `${m >= 0 ? '+' : ''}${m.toFixed(4)} ± ${(std / Math.sqrt(a.length)).toFixed(4)}`;
+  return { diff: m, se: std / Math.sqrt(a.length) };
+};
+const paired = (a: number[], b: number[]) => {
+  const { diff, se } = pairedDiff(a, b);
+  return `${diff >= 0 ? '+' : ''}${diff.toFixed(4)} ± ${se.toFixed(4)}`;
 };
 
 (async () => {
   await initBackend({ log: false });
-  const { ds, rec, samples, open, score } = await makeProbe(Number(process.env.N ?? 500));
+  const { ds, rec, samples, open, score, write } = await makeProbe(Number(process.env.N ?? 500));
   const K = Number(process.env.K ?? 10);
-  const ctx = open(process.env.CKPT ?? 'backbones/ml-100k');
+  const ckpt = process.env.CKPT ?? 'backbones/ml-100k';
+  const ctx = open(ckpt);
+  const pointers: { k: number; ndcg10: number; diff: number; se: number }[] = [];
   const own = reasoningOf(ctx, samples, rec.rollout.maxNewTokens).texts;
   const withNext = (i: number, what: string) => {
     const t = own[i];
@@ -45,7 +51,12 @@ const paired = (a: number[], b: number[]) => {
       if (x > best[i]) (best[i] = x), (bestK[i] = k);
     });
     console.log(`Next: history item −${String(k).padEnd(3)} ${mean(v).toFixed(4)} (${paired(v, base)} s.e.)`);
+    pointers.push({ k, ndcg10: mean(v), ...pairedDiff(v, base) });
   }
   console.log(`oracle: the best of own and the ${K} most recent (per sample) ${mean(best).toFixed(4)}; own kept for ${bestK.filter((k) => k === 0).length}/${samples.length}`);
+  write(`history-pointer-${checkpointLabel(ckpt)}`, {
+    own: mean(base), targetTitle: mean(target), targetTitleMinusOwn: pairedDiff(target, base), pointers,
+    oracleBestOfOwnAndPointers: mean(best), ownKept: bestK.filter((k) => k === 0).length,
+  });
   disposeContext(ctx);
 })();

@@ -9,13 +9,15 @@ import { readOutAfter, reasoningOf } from '../../lib/train/recpo/evaluate';
 import { evaluateRanking, type EvalResult } from '../../lib/eval/evaluate';
 import { pairedComparison } from '../../lib/eval/stats';
 import { targetTitle } from '../../lib/text/corpus';
-import { makeProbe } from './probe-context';
+import { checkpointLabel, makeProbe } from './probe-context';
 
 (async () => {
   await initBackend({ log: false });
-  const { ds, rec, samples, open } = await makeProbe(Number(process.env.N ?? 2000));
+  const { ds, rec, samples, open, write } = await makeProbe(Number(process.env.N ?? 2000));
   const K = Number(process.env.K ?? 4);
-  const ctx = open(process.env.CKPT ?? 'backbones/ml-100k');
+  const ckpt = process.env.CKPT ?? 'backbones/ml-100k';
+  const ctx = open(ckpt);
+  const combos: Record<string, unknown>[] = [];
   const d = ctx.mcfg.dModel;
   const own = reasoningOf(ctx, samples, rec.rollout.maxNewTokens).texts;
   const withNext = (i: number, what: string) => {
@@ -42,6 +44,7 @@ import { makeProbe } from './probe-context';
   const base = await run([0], 'mean');
   const show = async (label: string, r: EvalResult) => {
     const c = pairedComparison(r, base, 'NDCG@10');
+    combos.push({ label, ndcg10: r.metrics['NDCG@10'], minusOwn: c });
     console.log(`${label.padEnd(44)} NDCG@10 ${r.metrics['NDCG@10'].toFixed(4)} (${c.meanDiff >= 0 ? '+' : ''}${c.meanDiff.toFixed(4)}, 95% CI [${c.ci[0].toFixed(4)}, ${c.ci[1].toFixed(4)}], p = ${c.p.toPrecision(2)})`);
   };
   console.log(`own reasoning                                NDCG@10 ${base.metrics['NDCG@10'].toFixed(4)} (n = ${samples.length})`);
@@ -50,6 +53,7 @@ import { makeProbe } from './probe-context';
     await show(`${how} of the ${K} pointers`, await run(pointers, how));
     await show(`${how} of own + the ${K} pointers`, await run([0, ...pointers], how));
   }
+  write(`multi-pointer-${checkpointLabel(ckpt)}`, { own: base.metrics['NDCG@10'], K, combos });
   vecs.forEach((v) => v.dispose());
   disposeContext(ctx);
 })();

@@ -11,6 +11,10 @@ import { makeContext, refreshItemTable, catalogScores, type RecContext } from '.
 import { readOutAfter } from '../../lib/train/recpo/evaluate';
 import { evaluateRanking, type EvalResult } from '../../lib/eval/evaluate';
 import { evalSubset } from '../../lib/eval/subsets';
+import { backendName } from '../../lib/model/backend';
+import { makeManifest } from '../../lib/util/manifest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 
 export interface Probe {
   ds: Dataset;
@@ -20,7 +24,15 @@ export interface Probe {
   open(dir: string): RecContext;
   /** valid metrics of `reader`'s read-out after `texts` (one per sample) */
   score(reader: RecContext, texts: string[]): Promise<EvalResult>;
+  /**
+   * Write the probe's numbers with a manifest (commit, the probe's environment settings, seed, backend, data
+   * provenance) to $OUT or results/probes/<name>.json; returns the file.
+   */
+  write(name: string, results: Record<string, unknown>): string;
 }
+
+/** The environment settings the probes read (recorded in their result files). */
+const PROBE_ENV = ['CKPT', 'BEFORE', 'AFTER', 'BACKBONE', 'N', 'K', 'M', 'U', 'MODE', 'TEMPERATURE', 'TOPK'];
 
 export async function makeProbe(n: number): Promise<Probe> {
   const ds = await loadDataset('ml-100k');
@@ -47,5 +59,22 @@ export async function makeProbe(n: number): Promise<Probe> {
         users.dispose();
       }
     },
+    write(name, results) {
+      const file = process.env.OUT ?? path.join('results', 'probes', `${name}.json`);
+      mkdirSync(path.dirname(file), { recursive: true });
+      const env = Object.fromEntries(PROBE_ENV.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]));
+      const manifest = makeManifest({ config: { probe: name, env, validSamples: samples.length, quick: rec }, seed: cfg.seed, backend: backendName(), data: { name: ds.name, provenance: ds.provenance } });
+      writeFileSync(file, JSON.stringify({ manifest, results }, null, 2) + '\n');
+      console.log(`written: ${file}`);
+      return file;
+    },
   };
+}
+
+/** A short name for a checkpoint folder in result file names: "shipped" or the backbone key and best/latest. */
+export function checkpointLabel(dir: string): string {
+  if (path.resolve(dir) === path.resolve('backbones/ml-100k')) return 'shipped';
+  const key = /([0-9a-f]{16})/.exec(dir)?.[1];
+  const which = /(best|latest)\/?$/.exec(dir)?.[1];
+  return key ? `${key.slice(0, 8)}${which ? `-${which}` : ''}` : path.basename(path.resolve(dir));
 }

@@ -11,14 +11,16 @@ import { readOutAfter, reasoningOf } from '../../lib/train/recpo/evaluate';
 import { evaluateRanking, type EvalResult } from '../../lib/eval/evaluate';
 import { pairedComparison } from '../../lib/eval/stats';
 import { makeRng } from '../../lib/util/rng';
-import { makeProbe } from './probe-context';
+import { checkpointLabel, makeProbe } from './probe-context';
 
 (async () => {
   await initBackend({ log: false });
-  const { rec, samples, ds, open } = await makeProbe(Number(process.env.N ?? 2000));
+  const { rec, samples, ds, open, write } = await makeProbe(Number(process.env.N ?? 2000));
   const M = Number(process.env.M ?? 4);
   const sampling = { ...rec.rollout, temperature: Number(process.env.TEMPERATURE ?? 1), topK: Number(process.env.TOPK ?? 50) };
-  const ctx = open(process.env.CKPT ?? 'backbones/ml-100k');
+  const ckpt = process.env.CKPT ?? 'backbones/ml-100k';
+  const ctx = open(ckpt);
+  const rows: Record<string, unknown>[] = [];
   const d = ctx.mcfg.dModel;
   const n = samples.length;
   const prompts = samples.map((s) => promptIds(ctx, s));
@@ -42,6 +44,7 @@ import { makeProbe } from './probe-context';
   const base = await run([greedy]);
   const show = (label: string, r: EvalResult) => {
     const c = pairedComparison(r, base, 'NDCG@10');
+    rows.push({ label, ndcg10: r.metrics['NDCG@10'], minusGreedy: c });
     console.log(`${label.padEnd(40)} NDCG@10 ${r.metrics['NDCG@10'].toFixed(4)} (${c.meanDiff >= 0 ? '+' : ''}${c.meanDiff.toFixed(4)}, 95% CI [${c.ci[0].toFixed(4)}, ${c.ci[1].toFixed(4)}], p = ${c.p.toPrecision(2)})`);
   };
   console.log(`greedy reasoning                         NDCG@10 ${base.metrics['NDCG@10'].toFixed(4)} (n = ${n}; sampling T ${sampling.temperature} / top-${sampling.topK})`);
@@ -50,6 +53,7 @@ import { makeProbe } from './probe-context';
   show(`mean of ${M} sampled reasonings`, await run(sampled));
   show(`mean of greedy + ${M} sampled`, await run([greedy, ...sampled]));
   show(`mean of the prompt's + greedy's`, await run([direct, greedy]));
+  write(`reasoning-ensemble-${checkpointLabel(ckpt)}`, { greedy: base.metrics['NDCG@10'], M, sampling, rows });
   [direct, greedy, ...sampled].forEach((v) => v.dispose());
   disposeContext(ctx);
 })();

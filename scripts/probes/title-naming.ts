@@ -10,14 +10,16 @@ import { reasoningOf } from '../../lib/train/recpo/evaluate';
 import { pairedComparison } from '../../lib/eval/stats';
 import { defuseAnswerTags } from '../../lib/text/corpus';
 import { nextTitleRule, type NextTitles } from '../../lib/text/constraints';
-import { makeProbe } from './probe-context';
+import { checkpointLabel, makeProbe } from './probe-context';
 
 (async () => {
   await initBackend({ log: false });
-  const { ds, rec, samples, open, score } = await makeProbe(Number(process.env.N ?? 500));
-  const ctx = open(process.env.CKPT ?? 'backbones/ml-100k');
+  const { ds, rec, samples, open, score, write } = await makeProbe(Number(process.env.N ?? 500));
+  const ckpt = process.env.CKPT ?? 'backbones/ml-100k';
+  const mode = (process.env.MODE ?? 'catalog') as NextTitles;
+  const ctx = open(ckpt);
   const titles = ds.items.map((it) => (it ? defuseAnswerTags(it.title) : ''));
-  const rule = nextTitleRule(ctx.tok, ds, (process.env.MODE ?? 'catalog') as NextTitles, rec.promptHistory)!;
+  const rule = nextTitleRule(ctx.tok, ds, mode, rec.promptHistory)!;
   const t0 = Date.now();
   const own = reasoningOf(ctx, samples, rec.rollout.maxNewTokens).texts;
   const bs = ctx.cfg.evalBatch;
@@ -48,5 +50,11 @@ import { makeProbe } from './probe-context';
   const c = pairedComparison(b, a, 'NDCG@10');
   console.log(`own reasoning NDCG@10 ${a.metrics['NDCG@10'].toFixed(4)}; with a constrained title ${b.metrics['NDCG@10'].toFixed(4)} (${c.meanDiff >= 0 ? '+' : ''}${c.meanDiff.toFixed(4)}, p = ${c.p.toPrecision(2)})`);
   for (const i of [0, 1, 2, 3]) console.log(`own: ${JSON.stringify(own[i])}\n  titled: ${JSON.stringify(named[i])}`);
+  write(`title-naming-${mode}-${checkpointLabel(ckpt)}`, {
+    own: a.metrics['NDCG@10'], constrained: b.metrics['NDCG@10'], constrainedMinusOwn: c,
+    namedATitle: samples.length - none, namedTheTarget: hit, namedAHistoryItem: inHistory, distinctTitles: distinct.size,
+    historyItemsByHowFarBack: Object.fromEntries([...back].sort((x, y) => x[0] - y[0])),
+    examples: [0, 1, 2, 3].map((i) => ({ own: own[i], titled: named[i] })),
+  });
   disposeContext(ctx);
 })();
