@@ -163,7 +163,9 @@ export function budgetRunsTable(data: BudgetRuns, reference?: { name: string; re
     const curves = m.curves as Partial<RecCurves> | undefined;
     const at0 = curves?.evalStep?.indexOf(0) ?? -1;
     const valid0 = at0 >= 0 ? curves!.validNdcg10![at0] : r.steps === 0 ? m.valid.metrics['NDCG@10'] : undefined;
-    const startRun = r.steps > 0 ? starts.find((s) => s.startKey === r.startKey && pairedIfSame(m.test, s.method.test)) : undefined;
+    // the run's start: a 0-step run of the same backbone and title mode, on the same test samples
+    let vsStart: PairedTTest | undefined;
+    for (const s of r.steps > 0 ? starts : []) if (!vsStart && s.startKey === r.startKey) vsStart = pairedIfSame(m.test, s.method.test);
     return {
       Run: r.name,
       Start: r.start,
@@ -176,7 +178,7 @@ export function budgetRunsTable(data: BudgetRuns, reference?: { name: string; re
       'valid kept − step 0': m.validGain ? diffText(m.validGain) : '–',
       'test n': m.test.n,
       'test NDCG@10': m.test.metrics['NDCG@10'],
-      'test − start': startRun ? diffText(pairedIfSame(m.test, startRun.method.test)) : '–',
+      'test − start': diffText(vsStart),
       [`test − ${reference?.name ?? 'reference'}`]: reference && m !== reference.result ? diffText(pairedIfSame(m.test, reference.result.test)) : '–',
     };
   });

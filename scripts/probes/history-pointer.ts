@@ -7,15 +7,15 @@ import { initBackend } from '../../lib/model/backend';
 import { disposeContext } from '../../lib/train/recpo/context';
 import { reasoningOf } from '../../lib/train/recpo/evaluate';
 import { targetTitle } from '../../lib/text/corpus';
-import { meanStd } from '../../lib/eval/stats';
-import { checkpointLabel, makeProbe } from './probe-context';
+import { metricPerSample } from '../../lib/eval/metrics';
+import { pairedTTest } from '../../lib/eval/stats';
+import { checkpointLabel, makeProbe, withNext } from './probe-context';
 
-const ndcg10 = (rank: number) => (rank <= 10 ? 1 / Math.log2(rank + 1) : 0);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 /** paired difference of two per-sample arrays: mean ± its standard error */
 const pairedDiff = (a: number[], b: number[]) => {
-  const { mean: m, std } = meanStd(a.map((x, i) => x - b[i]));
-  return { diff: m, se: std / Math.sqrt(a.length) };
+  const t = pairedTTest(a, b);
+  return { diff: t.meanDiff, se: t.sdDiff / Math.sqrt(t.n) };
 };
 const paired = (a: number[], b: number[]) => {
   const { diff, se } = pairedDiff(a, b);
@@ -30,22 +30,17 @@ const paired = (a: number[], b: number[]) => {
   const ctx = open(ckpt);
   const pointers: { k: number; ndcg10: number; diff: number; se: number }[] = [];
   const own = reasoningOf(ctx, samples, rec.rollout.maxNewTokens).texts;
-  const withNext = (i: number, what: string) => {
-    const t = own[i];
-    const at = t.lastIndexOf('Next:');
-    return `${at >= 0 ? t.slice(0, at) : `${t} `}Next: ${what}.`;
-  };
-  const perSample = async (texts: string[]) => Array.from((await score(ctx, texts)).ranks, ndcg10);
+  const perSample = async (texts: string[]) => Array.from(metricPerSample((await score(ctx, texts)).ranks, 'NDCG@10'));
   const base = await perSample(own);
   console.log(`own reasoning            ${mean(base).toFixed(4)}`);
-  const target = await perSample(samples.map((s, i) => withNext(i, targetTitle(ds, s.target.item).title)));
+  const target = await perSample(samples.map((s, i) => withNext(own[i], targetTitle(ds, s.target.item).title)));
   console.log(`Next: the target's title ${mean(target).toFixed(4)}`);
   const best = base.slice();
   const bestK = new Array<number>(samples.length).fill(0);
   for (let k = 1; k <= K; k++) {
     const v = await perSample(samples.map((s, i) => {
       const h = s.history[s.history.length - k];
-      return h ? withNext(i, targetTitle(ds, h.item).title) : own[i];
+      return h ? withNext(own[i], targetTitle(ds, h.item).title) : own[i];
     }));
     v.forEach((x, i) => {
       if (x > best[i]) (best[i] = x), (bestK[i] = k);

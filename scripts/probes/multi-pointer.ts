@@ -9,7 +9,7 @@ import { readOutAfter, reasoningOf } from '../../lib/train/recpo/evaluate';
 import { evaluateRanking, type EvalResult } from '../../lib/eval/evaluate';
 import { pairedComparison } from '../../lib/eval/stats';
 import { targetTitle } from '../../lib/text/corpus';
-import { checkpointLabel, makeProbe } from './probe-context';
+import { checkpointLabel, makeProbe, withNext } from './probe-context';
 
 (async () => {
   await initBackend({ log: false });
@@ -20,16 +20,11 @@ import { checkpointLabel, makeProbe } from './probe-context';
   const combos: Record<string, unknown>[] = [];
   const d = ctx.mcfg.dModel;
   const own = reasoningOf(ctx, samples, rec.rollout.maxNewTokens).texts;
-  const withNext = (i: number, what: string) => {
-    const t = own[i];
-    const at = t.lastIndexOf('Next:');
-    return `${at >= 0 ? t.slice(0, at) : `${t} `}Next: ${what}.`;
-  };
   const vecs: tf.Tensor2D[] = [tf.tensor2d(readOutAfter(ctx, samples, own), [samples.length, d])];
   for (let k = 1; k <= K; k++) {
     const texts = samples.map((s, i) => {
       const h = s.history[s.history.length - k];
-      return h ? withNext(i, targetTitle(ds, h.item).title) : own[i];
+      return h ? withNext(own[i], targetTitle(ds, h.item).title) : own[i];
     });
     vecs.push(tf.tensor2d(readOutAfter(ctx, samples, texts), [samples.length, d]));
   }

@@ -78,3 +78,9 @@ export function checkpointLabel(dir: string): string {
   const which = /(best|latest)\/?$/.exec(dir)?.[1];
   return key ? `${key.slice(0, 8)}${which ? `-${which}` : ''}` : path.basename(path.resolve(dir));
 }
+
+/** A reasoning with its closing "Next: …" clause replaced by "Next: {what}." (appended when it has none). */
+export function withNext(text: string, what: string): string {
+  const at = text.lastIndexOf('Next:');
+  return `${at >= 0 ? text.slice(0, at) : `${text} `}Next: ${what}.`;
+}

@@ -9,25 +9,20 @@ import type { EvalResult } from '../../lib/eval/evaluate';
 import { pairedComparison } from '../../lib/eval/stats';
 import { targetAim, targetTitle } from '../../lib/text/corpus';
 import { makeRng } from '../../lib/util/rng';
-import { makeProbe } from './probe-context';
+import { makeProbe, withNext } from './probe-context';
 
 (async () => {
   await initBackend({ log: false });
   const { ds, rec, samples, open, score } = await makeProbe(Number(process.env.N ?? 500));
   const ctx = open(process.env.CKPT ?? 'backbones/ml-100k');
   const own = reasoningOf(ctx, samples, rec.rollout.maxNewTokens).texts;
-  const withNext = (i: number, what: string) => {
-    const t = own[i];
-    const at = t.lastIndexOf('Next:');
-    return `${at >= 0 ? t.slice(0, at) : `${t} `}Next: ${what}.`;
-  };
   const rng = makeRng(5);
   const N1 = ds.items.length;
   const variants: Record<string, string[]> = {
     'own reasoning': own,
-    'Next: target genres': samples.map((s, i) => withNext(i, targetAim(ds, s.target.item).join(' and '))),
-    'Next: target title': samples.map((s, i) => withNext(i, targetTitle(ds, s.target.item).title)),
-    'Next: random title': samples.map((_, i) => withNext(i, targetTitle(ds, 1 + rng.int(N1 - 1)).title)),
+    'Next: target genres': samples.map((s, i) => withNext(own[i], targetAim(ds, s.target.item).join(' and '))),
+    'Next: target title': samples.map((s, i) => withNext(own[i], targetTitle(ds, s.target.item).title)),
+    'Next: random title': samples.map((_, i) => withNext(own[i], targetTitle(ds, 1 + rng.int(N1 - 1)).title)),
   };
   const res: Record<string, EvalResult> = {};
   for (const [k, v] of Object.entries(variants)) {
