@@ -9,7 +9,7 @@
 import type { Dataset, Sample } from '../data/types';
 import { ConfigError, R2ecError } from '../util/errors';
 import { ANSWER } from './chat';
-import { defuseAnswerTags } from './corpus';
+import { targetTitle } from './corpus';
 
 interface TrieNode {
   next: Map<number, TrieNode>;
@@ -22,9 +22,9 @@ export type TitleTrie = TrieNode;
 type Encoder = { encode(text: string, opts?: { allowSpecial?: boolean }): number[] };
 type ByteTokens = { tokenBytes(id: number): Uint8Array };
 
-/** Tokens of " {title}." per item id (as "Next: {title}." tokenises them; empty for id 0). */
+/** Tokens of " {title}." per item id, the title as targetTitle writes it for "Next:" (empty for id 0). */
 export function titleTokens(tok: Encoder, ds: Pick<Dataset, 'items'>): number[][] {
-  return ds.items.map((it, i) => (i === 0 || !it ? [] : tok.encode(` ${defuseAnswerTags(it.title)}.`, { allowSpecial: false })));
+  return ds.items.map((it, i) => (i === 0 || !it ? [] : tok.encode(` ${targetTitle(ds, i).title}.`, { allowSpecial: false })));
 }
 
 /** A trie over the token sequences of the given items. */

@@ -437,7 +437,7 @@ export function guessTitle(ds: Dataset, history: Interaction[], rng: Rng): { tit
 }
 
 /** The target's title as "Next:" names it with hindsight (backbone.nextNames = 'title'). */
-export function targetTitle(ds: Dataset, itemId: number): { title: string } {
+export function targetTitle(ds: Pick<Dataset, 'items'>, itemId: number): { title: string } {
   return { title: defuseAnswerTags(ds.items[itemId].title) };
 }
 
